@@ -1,0 +1,97 @@
+"""Reference explanations in PyTorch: attention probabilities, rollout, gradient relevance.
+
+These are the golden references the TypeScript side is tested against; they follow
+Abnar & Zuidema 2020 (rollout) and Chefer et al. 2021 (gradient relevance, CLIP notebook).
+"""
+from __future__ import annotations
+
+import torch
+
+from clip_torch import ClipModel
+
+
+def _heads(model: ClipModel, tower: str) -> int:
+    c = model.config.vision if tower == "vision" else model.config.text
+    return c.num_attention_heads
+
+
+def attentions(model: ClipModel, tower: str) -> list[torch.Tensor]:
+    """The probabilities kept by the last forward pass, each (batch, heads, seq, seq)."""
+    h = _heads(model, tower)
+    out = []
+    for m in model.attention_modules(tower):
+        p = m.last_probs
+        assert p is not None
+        out.append(p.detach().view(-1, h, p.shape[-2], p.shape[-1]))
+    return out
+
+
+def rollout(attn: list[torch.Tensor], fusion: str = "mean", start: int = 0) -> torch.Tensor:
+    """Attention rollout; attn: per layer (heads, seq, seq) -> (seq, seq), rows sum to 1."""
+    n = attn[0].shape[-1]
+    R = torch.eye(n, dtype=torch.float64)
+    for a in attn[start:]:
+        a = a.double()
+        fused = {"mean": a.mean(0), "max": a.max(0).values, "min": a.min(0).values}[fusion]
+        a2 = 0.5 * fused + 0.5 * torch.eye(n, dtype=torch.float64)
+        a2 = a2 / a2.sum(-1, keepdim=True)
+        R = a2 @ R
+    return R
+
+
+def relevance(model: ClipModel, pixel_values: torch.Tensor, input_ids: torch.Tensor,
+              start_layer_image: int = -1, start_layer_text: int = -1) -> dict[str, torch.Tensor]:
+    """Gradient-weighted relevance for one image (1,3,H,W) and one prompt (1,seq).
+
+    score = exp(logit_scale) * cos(image_embeds, text_embeds); per layer l >= start:
+    cam = mean_heads(clamp(dscore/dA_l * A_l, min=0)); R <- R + cam @ R, R starting at I.
+    Returns the full R matrices: image (seq_v, seq_v) and text (seq_t, seq_t).
+    """
+    towers = {"vision": model.attention_modules("vision"), "text": model.attention_modules("text")}
+    deltas: dict[str, list[torch.Tensor]] = {"vision": [], "text": []}
+    # First pass to learn the shapes.
+    with torch.no_grad():
+        model.image_embeds(pixel_values)
+        model.text_embeds(input_ids)
+    for tower, mods in towers.items():
+        for m in mods:
+            d = torch.zeros_like(m.last_probs, requires_grad=True)
+            m.delta = d
+            deltas[tower].append(d)
+    try:
+        img = model.image_embeds(pixel_values)
+        txt = model.text_embeds(input_ids)
+        img = img / img.norm(dim=-1, keepdim=True)
+        txt = txt / txt.norm(dim=-1, keepdim=True)
+        score = model.logit_scale.exp() * (img * txt).sum()
+        grads = torch.autograd.grad(score, deltas["vision"] + deltas["text"])
+    finally:
+        for mods in towers.values():
+            for m in mods:
+                m.delta = None
+    nv = len(deltas["vision"])
+    out = {"score": score.detach()}
+    for tower, g_list, start in (("vision", grads[:nv], start_layer_image), ("text", grads[nv:], start_layer_text)):
+        probs = attentions(model, tower)
+        h = _heads(model, tower)
+        n = probs[0].shape[-1]
+        L = len(probs)
+        start = start % L
+        R = torch.eye(n, dtype=torch.float64)
+        for l in range(start, L):
+            g = g_list[l].detach().view(-1, h, n, n)[0].double()
+            a = probs[l][0].double()
+            cam = (g * a).clamp(min=0).mean(0)
+            R = R + cam @ R
+        out[tower] = R
+    return out
+
+
+def image_map(R: torch.Tensor) -> torch.Tensor:
+    """CLS row without CLS: (seq,) -> (patches,)."""
+    return R[0, 1:]
+
+
+def text_map(R: torch.Tensor, eot: int) -> torch.Tensor:
+    """End-of-text row over the prompt's tokens, without start and end tokens."""
+    return R[eot, 1:eot]

@@ -1,0 +1,138 @@
+"""Train the bundled CLIP on synthetic scenes (multi-positive contrastive loss).
+
+Resumable: a checkpoint is written every --ckpt-every steps to --work; run the same command
+again to continue. Usage: python3 train.py --steps 4000 --seed 0
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from clip_bpe import ClipTokenizer
+from clip_torch import ClipModel, bundled_config
+from scenes import CLASSES, TEMPLATES, caption, make_scene
+
+HERE = Path(__file__).resolve().parent
+MERGES = HERE.parent.parent / "tools" / "models" / "bpe_simple_vocab_16e6.txt.gz"
+MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
+STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
+
+
+def normalise(images: np.ndarray) -> torch.Tensor:
+    """(B,H,W,3) uint8 -> (B,3,H,W) float32 with CLIP's mean and std."""
+    x = (images.astype(np.float32) / 255.0 - MEAN) / STD
+    return torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+
+
+class CaptionBank:
+    """Token ids of every (class, template) caption, padded to a common length."""
+    def __init__(self, tok: ClipTokenizer):
+        self.ids = {}
+        for ci, (c, s) in enumerate(CLASSES):
+            for t in range(len(TEMPLATES)):
+                self.ids[(ci, t)] = tok.encode(caption(c, s, t), context=None)
+        self.length = max(len(v) for v in self.ids.values())
+
+    def batch(self, keys: list[tuple[int, int]]) -> torch.Tensor:
+        rows = [self.ids[k] + [0] * (self.length - len(self.ids[k])) for k in keys]
+        return torch.tensor(rows, dtype=torch.int64)
+
+
+def make_batch(rng: np.random.Generator, bank: CaptionBank, size: int, image_size: int):
+    scenes = []
+    for i in range(size):
+        n = 2 if i % 4 == 0 else int(rng.integers(1, 5))
+        scenes.append(make_scene(rng, image_size, image_size, n_objects=n, distinct=(i % 4 == 0)))
+    present = np.zeros((size, len(CLASSES)), dtype=bool)
+    keys = []
+    for i, s in enumerate(scenes):
+        for o in s.objects:
+            present[i, o.label] = True
+        o = s.objects[rng.integers(len(s.objects))]
+        keys.append((o.label, int(rng.integers(len(TEMPLATES)))))
+    labels = np.array([k[0] for k in keys])
+    pos = torch.from_numpy(present[:, labels])  # pos[i, j]: caption j names an object in image i
+    return normalise(np.stack([s.image for s in scenes])), bank.batch(keys), pos
+
+
+def multi_positive_loss(logits: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """-log of the probability mass on all positives, image->text and text->image."""
+    neg_inf = torch.finfo(logits.dtype).min
+    def one_way(l: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return -(torch.logsumexp(l.masked_fill(~p, neg_inf), 1) - torch.logsumexp(l, 1)).mean()
+    return 0.5 * (one_way(logits, pos) + one_way(logits.t(), pos.t()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ckpt-every", type=int, default=250)
+    ap.add_argument("--work", type=Path, default=HERE / ".work")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    args.work.mkdir(parents=True, exist_ok=True)
+    cfg = bundled_config()
+    model = ClipModel(cfg)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.98))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / args.warmup) *
+                                              0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)))
+    step = 0
+    ckpt = args.work / "ckpt.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step = state["step"]
+        print(f"resumed at step {step}", flush=True)
+    bank = CaptionBank(ClipTokenizer(MERGES))
+    log = open(args.work / "train.log", "a")
+    t0 = time.time()
+    while step < args.steps:
+        rng = np.random.default_rng([args.seed, step])  # batch depends on step only: resumable
+        pixels, ids, pos = make_batch(rng, bank, args.batch, cfg.vision.image_size)
+        img = model.image_embeds(pixels)
+        txt = model.text_embeds(ids)
+        img = img / img.norm(dim=-1, keepdim=True)
+        txt = txt / txt.norm(dim=-1, keepdim=True)
+        logits = model.logit_scale.exp().clamp(max=100) * img @ txt.t()
+        loss = multi_positive_loss(logits, pos)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        if step % 25 == 0:
+            msg = {"step": step, "loss": round(loss.item(), 4), "scale": round(model.logit_scale.exp().item(), 2),
+                   "lr": sched.get_last_lr()[0], "s_per_step": round((time.time() - t0) / 25, 3)}
+            t0 = time.time()
+            print(json.dumps(msg), flush=True)
+            log.write(json.dumps(msg) + "\n")
+            log.flush()
+        if step % args.ckpt_every == 0 or step == args.steps:
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "step": step, "config": cfg.to_hf("clip-lens-shapes")}, args.work / "ckpt.tmp")
+            (args.work / "ckpt.tmp").replace(ckpt)
+    torch.save(model.state_dict(), args.work / "final.pt")
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
