@@ -1,0 +1,100 @@
+import { expect, test } from '@playwright/test';
+import { LensPage, pixelDifference, repoFile } from './lensPage';
+
+test.describe('CLIP Lens on the bundled model', () => {
+  test('reports the backend it runs on', async ({ page }, info) => {
+    const lens = await LensPage.open(page, info);
+    await expect(page.getByTestId('model-status')).toHaveAttribute('data-backend', lens.backend);
+  });
+
+  test('a dropped scene: its caption wins, a heatmap is painted, view changes repaint without re-running', async ({ page }, info) => {
+    const lens = await LensPage.open(page, info);
+    // scene-1.png is "a yellow circle" (see public/samples/index.json).
+    await lens.setPrompts(['a red square', 'a yellow circle', 'a blue star', 'a green triangle']);
+    await lens.dropFiles([repoFile('public/samples/scene-1.png')]);
+    await lens.waitForImages(1);
+    await expect(page.locator('[data-testid^="score-0-"]')).toHaveCount(4);
+    const ranking = await lens.ranking(0);
+    expect(ranking[0]?.prompt).toBe('a yellow circle');
+
+    const before = await lens.canvasPixels('heatmap-0');
+    const painted = before.filter((v, i) => i % 4 === 3 && v > 0).length;
+    expect(painted).toBeGreaterThan(before.length / 4 / 2); // most of the overlay is painted
+
+    const runs = await lens.runCounters();
+    await page.getByTestId('layer').fill('0');
+    await expect(page.getByTestId('layer-value')).toHaveText('1');
+    await expect.poll(async () => pixelDifference(before, await lens.canvasPixels('heatmap-0'))).toBeGreaterThan(0.01);
+
+    const afterLayer = await lens.canvasPixels('heatmap-0');
+    await page.getByTestId('head-0').click();
+    await expect.poll(async () => pixelDifference(afterLayer, await lens.canvasPixels('heatmap-0'))).toBeGreaterThan(0.01);
+
+    const afterHead = await lens.canvasPixels('heatmap-0');
+    await page.getByTestId('colormap').selectOption('viridis');
+    await expect.poll(async () => pixelDifference(afterHead, await lens.canvasPixels('heatmap-0'))).toBeGreaterThan(0.01);
+
+    expect(await lens.runCounters()).toEqual(runs);
+  });
+
+  test('bad files each get a message while good images are analysed', async ({ page }, info) => {
+    const lens = await LensPage.open(page, info);
+    await lens.setPrompts(['a red circle']);
+    // A 12000×9000 image, made in the page (a PNG of that size is too big to keep in git).
+    const huge = await page.evaluate(async () => {
+      const c = new OffscreenCanvas(12000, 9000);
+      const ctx = c.getContext('2d');
+      if (!ctx) throw new Error('no 2d');
+      ctx.fillStyle = '#808080';
+      ctx.fillRect(0, 0, 12000, 9000);
+      ctx.fillStyle = '#d02020';
+      ctx.beginPath();
+      ctx.arc(6000, 4500, 1500, 0, 2 * Math.PI);
+      ctx.fill();
+      const blob = await c.convertToBlob({ type: 'image/jpeg', quality: 0.8 });
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      let s = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(s);
+    });
+    const files = [
+      repoFile('e2e/fixtures/truncated.jpg', 'image/jpeg'),
+      { name: 'empty.png', mimeType: 'image/png', buffer: Buffer.alloc(0) },
+      { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('these are my notes, not a picture\n') },
+      repoFile('e2e/fixtures/foo3x5x4indexed.png'),
+      repoFile('public/samples/camera.png'), // grayscale
+      repoFile('public/samples/horse.png'), // RGBA
+      { name: 'huge.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(huge, 'base64') },
+      { name: 'drawing.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="red"/></svg>') },
+      repoFile('public/samples/scene-2.png'),
+    ];
+    await lens.addFiles(files);
+    await lens.waitForImages(files.length, 120_000);
+    const status = async (i: number) => page.getByTestId(`image-${i}`).getAttribute('data-status');
+    // Broken, empty, text and SVG: a clear message each.
+    await expect(page.getByTestId('image-error-0')).toContainText(/damaged|cut short|could not be decoded/i);
+    await expect(page.getByTestId('image-error-1')).toContainText(/empty/i);
+    await expect(page.getByTestId('image-error-2')).toContainText(/text, not an image/i);
+    await expect(page.getByTestId('image-error-7')).toContainText(/SVG/);
+    // Tiny palette, grayscale, RGBA, huge and the good scene: analysed.
+    for (const i of [3, 4, 5, 6, 8]) expect(await status(i)).toBe('done');
+    await expect(page.locator('[data-testid^="score-8-"]')).toHaveCount(1);
+    // The session still works: a new image is analysed after all that.
+    await lens.addFiles([repoFile('public/samples/scene-3.png')]);
+    await lens.waitForImages(files.length + 1);
+    expect(await status(files.length)).toBe('done');
+  });
+
+  test('20 images dropped at once all finish, and no request leaves the origin', async ({ page }, info) => {
+    const foreign: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith('http://127.0.0.1:4173/') && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) foreign.push(r.url());
+    });
+    const lens = await LensPage.open(page, info);
+    const scenes = Array.from({ length: 20 }, (_, i) => repoFile(`public/samples/scene-${(i % 6) + 1}.png`, 'image/png', `scene-copy-${i + 1}.png`));
+    await lens.dropFiles(scenes);
+    await lens.waitForImages(20, 110_000);
+    await expect(page.locator('[data-status="done"]')).toHaveCount(20);
+    expect(foreign).toEqual([]);
+  });
+});

@@ -1,0 +1,33 @@
+import { useEffect } from 'react';
+import { Controls } from './Controls';
+import { DropZone } from './DropZone';
+import { FocusView } from './FocusView';
+import { Gallery } from './Gallery';
+import { ImageGrid } from './ImageGrid';
+import { ModelBar } from './ModelBar';
+import { PromptList } from './PromptList';
+import { bundledSource, loadModel } from './pipeline';
+import './app.css';
+
+export function App() {
+  useEffect(() => {
+    void loadModel(bundledSource('fp32'));
+  }, []);
+  return (
+    <div className="app">
+      <ModelBar />
+      <aside className="side">
+        <PromptList />
+        <Controls />
+      </aside>
+      <main>
+        <DropZone />
+        <ImageGrid />
+        <Gallery />
+      </main>
+      <aside className="detail">
+        <FocusView />
+      </aside>
+    </div>
+  );
+}

@@ -1,0 +1,69 @@
+/** One image: the picture, its heatmap, its status or error, and its scores per prompt. */
+import { memo, useMemo, useState } from 'react';
+import { imageResults } from '../state/results';
+import { useLens, type ImageEntry } from '../state/store';
+import { HeatmapCanvas } from './HeatmapCanvas';
+import { imageMap } from './maps';
+import { removeImage } from './pipeline';
+import { scoresFor } from './scores';
+
+export const CARD_WIDTH = 220;
+
+export const ImageCard = memo(function ImageCard({ entry, index }: { entry: ImageEntry; index: number }) {
+  const view = useLens((s) => s.view);
+  const prompts = useLens((s) => s.prompts);
+  useLens((s) => s.resultsVersion); // re-render when results arrive
+  const setView = useLens((s) => s.setView);
+  const result = entry.status === 'done' ? imageResults.get(entry.id) : undefined;
+  const [natural, setNatural] = useState<{ w: number; h: number } | null>(null);
+  const map = useMemo(() => (result ? imageMap(result, view) : null), [result, view]);
+  const scores = result ? scoresFor(entry.id, prompts) : [];
+  const style = useMemo(() => ({ colormap: view.colormap, opacity: view.opacity, range: null, smooth: true }),
+    [view.colormap, view.opacity]);
+
+  const w = result?.width ?? natural?.w ?? 1;
+  const h = result?.height ?? natural?.h ?? 1;
+  const height = Math.round((CARD_WIDTH * h) / w);
+  const focused = view.focusImageId === entry.id;
+
+  return (
+    <article
+      className={`image-card status-${entry.status}${focused ? ' focused' : ''}`}
+      data-testid={`image-${index}`}
+      data-status={entry.status}
+      aria-label={`${entry.name}: ${entry.status}`}
+    >
+      <header>
+        <button type="button" className="name" title={entry.name} onClick={() => setView({ focusImageId: entry.id })}>
+          {entry.name}
+        </button>
+        <button type="button" aria-label={`Remove ${entry.name}`} onClick={() => removeImage(entry.id)}>×</button>
+      </header>
+      {entry.status !== 'error' && (
+        <div className="stage" style={{ width: CARD_WIDTH, height: natural || result ? height : CARD_WIDTH }}>
+          <img src={entry.url} alt={entry.name} width={CARD_WIDTH}
+            onLoad={(e) => setNatural({ w: e.currentTarget.naturalWidth, h: e.currentTarget.naturalHeight })}
+            onError={() => setNatural(null)} />
+          {result && (
+            <HeatmapCanvas map={map} width={CARD_WIDTH} height={height} cropBox={result.cropBox}
+              imageWidth={result.width} imageHeight={result.height} style={style} testId={`heatmap-${index}`} />
+          )}
+        </div>
+      )}
+      {entry.status === 'queued' && <p className="status">Waiting…</p>}
+      {entry.status === 'running' && <p className="status">Running…</p>}
+      {entry.status === 'error' && <p className="error" role="alert" data-testid={`image-error-${index}`}>{entry.error}</p>}
+      {scores.length > 0 && (
+        <ul className="scores" aria-label="Prompt probabilities">
+          {scores.map((s, i) => (
+            <li key={s.promptId} data-testid={`score-${index}-${i}`} data-prompt={s.text} data-probability={s.probability.toFixed(4)}>
+              <span className="bar" style={{ width: `${Math.round(s.probability * 100)}%` }} />
+              <span className="label">{s.text}</span>
+              <span className="value">{(s.probability * 100).toFixed(1)}% · cos {s.similarity.toFixed(3)}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </article>
+  );
+});

@@ -1,0 +1,20 @@
+import { useLens } from '../state/store';
+import { ImageCard } from './ImageCard';
+
+/** All images, with the queue's progress. */
+export function ImageGrid() {
+  const images = useLens((s) => s.images);
+  const done = images.filter((im) => im.status === 'done' || im.status === 'error').length;
+  if (images.length === 0) return null;
+  return (
+    <section className="images" aria-label="Images">
+      <p className="queue" data-testid="queue" role="status" aria-live="polite" data-done={done} data-total={images.length}>
+        {done} of {images.length} image{images.length > 1 ? 's' : ''} analysed
+        {done < images.length && <progress value={done} max={images.length} />}
+      </p>
+      <div className="cards">
+        {images.map((im, i) => <ImageCard key={im.id} entry={im} index={i} />)}
+      </div>
+    </section>
+  );
+}

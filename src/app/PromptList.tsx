@@ -1,0 +1,67 @@
+/** The prompts: add, edit, remove, paste many lines at once. Empty prompts are ignored. */
+import { useEffect } from 'react';
+import { newPromptId, useLens, type PromptEntry } from '../state/store';
+import { refreshPrompts, tokenize } from './pipeline';
+
+export function PromptList() {
+  const prompts = useLens((s) => s.prompts);
+  const setPrompts = useLens((s) => s.setPrompts);
+  const selected = useLens((s) => s.view.promptId);
+  const setView = useLens((s) => s.setView);
+  const ready = useLens((s) => s.model.status === 'ready');
+
+  // Encode after typing settles.
+  useEffect(() => {
+    const t = setTimeout(() => void refreshPrompts(), 250);
+    return () => clearTimeout(t);
+  }, [prompts, ready]);
+
+  const edit = (id: string, text: string) => setPrompts(prompts.map((p) => (p.id === id ? { ...p, text } : p)));
+  const pasteLines = (at: PromptEntry, e: React.ClipboardEvent<HTMLInputElement>) => {
+    const text = e.clipboardData.getData('text');
+    if (!text.includes('\n')) return;
+    e.preventDefault();
+    const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    const i = prompts.findIndex((p) => p.id === at.id);
+    const fresh = lines.map((l) => ({ id: newPromptId(), text: l }));
+    const keep = at.text.trim() === '' ? prompts.filter((p) => p.id !== at.id) : prompts;
+    const pos = at.text.trim() === '' ? i : i + 1;
+    setPrompts([...keep.slice(0, pos), ...fresh, ...keep.slice(pos)]);
+  };
+
+  return (
+    <section className="prompts" aria-label="Prompts">
+      <h2>Prompts</h2>
+      <ol>
+        {prompts.map((p, i) => {
+          const tok = ready ? tokenize(p.text) : null;
+          return (
+            <li key={p.id} className={p.id === selected ? 'selected' : ''}>
+              <input
+                type="radio"
+                name="selected-prompt"
+                aria-label={`Use prompt ${i + 1} for prompt-dependent views`}
+                checked={p.id === selected}
+                onChange={() => setView({ promptId: p.id })}
+              />
+              <input
+                type="text"
+                value={p.text}
+                placeholder="a photo of …"
+                aria-label={`Prompt ${i + 1}`}
+                data-testid={`prompt-${i}`}
+                onChange={(e) => edit(p.id, e.target.value)}
+                onPaste={(e) => pasteLines(p, e)}
+              />
+              <button type="button" aria-label={`Remove prompt ${i + 1}`} onClick={() => setPrompts(prompts.filter((q) => q.id !== p.id))}>×</button>
+              {tok?.truncated && <span className="note" role="note">Cut to {tok.ids.length} tokens (the model reads no more).</span>}
+            </li>
+          );
+        })}
+      </ol>
+      <button type="button" data-testid="add-prompt" onClick={() => setPrompts([...prompts, { id: newPromptId(), text: '' }])}>
+        Add prompt
+      </button>
+    </section>
+  );
+}

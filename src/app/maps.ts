@@ -1,0 +1,46 @@
+/**
+ * Which PatchMap (and token weights) the current view shows, computed from cached tensors by the
+ * pure methods in explain/. Cheap: nothing here runs a model.
+ */
+import { clsRow, queryRow, textRow } from '../explain/attention';
+import { rolloutMatrix } from '../explain/rollout';
+import type { AttentionStack, Grid, PatchMap } from '../explain/types';
+import type { ImageResult } from '../protocol';
+import type { PromptResult } from '../state/results';
+import { resolvedHeads, resolvedLayer, type ViewOptions } from '../state/store';
+
+export interface MethodChoice {
+  id: string;
+  label: string;
+}
+
+export const IMAGE_METHODS: MethodChoice[] = [
+  { id: 'attention', label: 'Raw attention (one layer)' },
+  { id: 'rollout', label: 'Attention rollout (all layers)' },
+];
+
+/** Map for one image under the view's method, layer, heads and fusion. */
+export function imageMap(result: ImageResult, view: ViewOptions, layerOverride?: number, headOverride?: number): PatchMap {
+  const stack: AttentionStack = result.attentions;
+  const grid: Grid = result.grid;
+  if (view.method === 'rollout') {
+    const R = rolloutMatrix(stack, { fusion: view.fusion, discardRatio: view.rolloutDiscard });
+    const q = view.queryPatch === null ? 0 : view.queryPatch + 1;
+    const values = R.slice(q * stack.seq + 1, (q + 1) * stack.seq);
+    return { width: grid.width, height: grid.height, values };
+  }
+  const layer = layerOverride ?? resolvedLayer(view, stack.layers);
+  const heads = headOverride === undefined
+    ? resolvedHeads(view, stack.heads)
+    : Array.from({ length: stack.heads }, (_, h) => h === headOverride);
+  return view.queryPatch === null
+    ? clsRow(stack, layer, heads, view.fusion, grid)
+    : queryRow(stack, layer, heads, view.fusion, view.queryPatch + 1, grid);
+}
+
+/** The end-of-text token's attention over the prompt's tokens (all heads fused), for the token view. */
+export function tokenWeights(prompt: PromptResult, layer: number, fusion: ViewOptions['fusion']): Float32Array {
+  const stack = prompt.attentions;
+  const l = layer < 0 || layer >= stack.layers ? stack.layers - 1 : layer;
+  return textRow(stack, l, Array.from({ length: stack.heads }, () => true), fusion);
+}

@@ -1,0 +1,110 @@
+/**
+ * The reactive store: ids, statuses and view options only. Tensors live in `results.ts`
+ * (a non-reactive cache); `resultsVersion` tells components that a new result arrived.
+ */
+import { create } from 'zustand';
+import type { Backend, ModelVariant } from '../protocol';
+
+export type ImageStatus = 'queued' | 'running' | 'done' | 'error';
+
+export interface ImageEntry {
+  id: string;
+  name: string;
+  /** Object URL of the original file, for display. */
+  url: string;
+  status: ImageStatus;
+  error?: string;
+}
+
+export interface PromptEntry {
+  id: string;
+  text: string;
+}
+
+export type Fusion = 'mean' | 'max' | 'min';
+
+export interface ViewOptions {
+  method: string;
+  layer: number;
+  /** heads[h] is on; empty means "all heads". */
+  heads: boolean[];
+  fusion: Fusion;
+  colormap: string;
+  opacity: number;
+  /** Which prompt drives prompt-dependent views (and the token view). */
+  promptId: string | null;
+  /** Image shown large, with the layers × heads grid. */
+  focusImageId: string | null;
+  /** Patch whose attention row is shown instead of the CLS row; null = CLS. */
+  queryPatch: number | null;
+  rolloutDiscard: number;
+}
+
+export interface ModelState {
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  id: string;
+  variant: ModelVariant;
+  backend: Backend | null;
+  wasmThreads: number;
+  progress: { file: string; loaded: number; total: number | null } | null;
+  error: string | null;
+  vision: { layers: number; heads: number } | null;
+  text: { layers: number; heads: number } | null;
+}
+
+export interface LensState {
+  model: ModelState;
+  images: ImageEntry[];
+  prompts: PromptEntry[];
+  view: ViewOptions;
+  resultsVersion: number;
+  setModel: (patch: Partial<ModelState>) => void;
+  addImages: (entries: ImageEntry[]) => void;
+  updateImage: (id: string, patch: Partial<ImageEntry>) => void;
+  removeImage: (id: string) => void;
+  setPrompts: (prompts: PromptEntry[]) => void;
+  setView: (patch: Partial<ViewOptions>) => void;
+  bumpResults: () => void;
+}
+
+let promptCounter = 0;
+export const newPromptId = (): string => `p${++promptCounter}`;
+
+const initialPrompts: PromptEntry[] = ['a red circle', 'a blue square', 'a yellow star'].map((text) => ({ id: newPromptId(), text }));
+
+export const useLens = create<LensState>()((set) => ({
+  model: {
+    status: 'idle', id: '', variant: 'fp32', backend: null, wasmThreads: 1, progress: null, error: null, vision: null, text: null,
+  },
+  images: [],
+  prompts: initialPrompts,
+  view: {
+    method: 'attention', layer: -1, heads: [], fusion: 'mean', colormap: 'inferno', opacity: 0.6,
+    promptId: initialPrompts[0]?.id ?? null, focusImageId: null, queryPatch: null, rolloutDiscard: 0,
+  },
+  resultsVersion: 0,
+  setModel: (patch) => set((s) => ({ model: { ...s.model, ...patch } })),
+  addImages: (entries) => set((s) => ({ images: [...s.images, ...entries] })),
+  updateImage: (id, patch) => set((s) => ({ images: s.images.map((im) => (im.id === id ? { ...im, ...patch } : im)) })),
+  removeImage: (id) => set((s) => ({
+    images: s.images.filter((im) => im.id !== id),
+    view: s.view.focusImageId === id ? { ...s.view, focusImageId: null } : s.view,
+  })),
+  setPrompts: (prompts) => set((s) => ({
+    prompts,
+    view: prompts.some((p) => p.id === s.view.promptId) ? s.view : { ...s.view, promptId: prompts[0]?.id ?? null },
+  })),
+  setView: (patch) => set((s) => ({ view: { ...s.view, ...patch } })),
+  bumpResults: () => set((s) => ({ resultsVersion: s.resultsVersion + 1 })),
+}));
+
+/** The layer index the view shows, resolving -1 as "last layer". */
+export function resolvedLayer(view: ViewOptions, layers: number): number {
+  return view.layer < 0 || view.layer >= layers ? layers - 1 : view.layer;
+}
+
+/** Head mask for a layer with `heads` heads (all on when the view's list is empty). */
+export function resolvedHeads(view: ViewOptions, heads: number): boolean[] {
+  if (view.heads.length !== heads || !view.heads.some(Boolean)) return Array.from({ length: heads }, () => true);
+  return view.heads;
+}

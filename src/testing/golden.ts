@@ -1,0 +1,86 @@
+/**
+ * Golden references written by tools/models/goldens.py (PyTorch, same weights as the bundled
+ * model). Each tensor is little-endian float32 at `offset` in golden.bin with the given shape.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const GOLDEN_DIR = fileURLToPath(new URL('../../tools/models/golden/', import.meta.url));
+export const MODEL_DIR = fileURLToPath(new URL('../../public/models/clip-lens-shapes/', import.meta.url));
+
+export interface TensorRef {
+  offset: number;
+  shape: number[];
+}
+
+export interface GoldenImage {
+  file: string;
+  pixel_values: TensorRef; // (3, S, S)
+  image_embeds: TensorRef; // (D,)
+  attentions: TensorRef[]; // per layer (heads, seq, seq)
+  rollout: Record<'mean' | 'max' | 'min', TensorRef>; // (seq, seq)
+}
+
+export interface GoldenPrompt {
+  text: string;
+  input_ids: number[];
+  text_embeds: TensorRef;
+  attentions: TensorRef[]; // per layer (heads, seq, seq), seq = input_ids.length
+}
+
+export interface GoldenPair {
+  image: number;
+  prompt: number;
+  score: number; // exp(logit_scale) * cosine
+  image_relevance_last_layer: TensorRef; // (patches,)
+  image_relevance_all_layers: TensorRef;
+  text_relevance_last_layer: TensorRef; // (tokens between start and end of text,)
+  text_relevance_all_layers: TensorRef;
+}
+
+export interface Golden {
+  model: string;
+  image_size: number;
+  patch_grid: number;
+  images: GoldenImage[];
+  prompts: GoldenPrompt[];
+  pairs: GoldenPair[];
+}
+
+let cache: { meta: Golden; bin: ArrayBuffer } | undefined;
+
+export function golden(): Golden {
+  return load().meta;
+}
+
+/** The tensor's values, as a fresh Float32Array. */
+export function tensor(ref: TensorRef): Float32Array {
+  const { bin } = load();
+  const n = ref.shape.reduce((a, b) => a * b, 1);
+  return new Float32Array(bin.slice(ref.offset, ref.offset + 4 * n));
+}
+
+export function goldenFile(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(GOLDEN_DIR + name));
+}
+
+export function modelFile(path: string): Uint8Array {
+  return new Uint8Array(readFileSync(MODEL_DIR + path));
+}
+
+/** Largest absolute difference between two arrays of equal length. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  return m;
+}
+
+function load(): { meta: Golden; bin: ArrayBuffer } {
+  if (!cache) {
+    const meta = JSON.parse(readFileSync(GOLDEN_DIR + 'golden.json', 'utf8')) as Golden;
+    const buf = readFileSync(GOLDEN_DIR + 'golden.bin');
+    cache = { meta, bin: buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) };
+  }
+  return cache;
+}

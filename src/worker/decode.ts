@@ -1,0 +1,63 @@
+/**
+ * Blob -> RGBA pixels, in the worker (createImageBitmap + OffscreenCanvas).
+ * EXIF orientation is applied (`imageOrientation: 'from-image'`), as an <img> shows it.
+ */
+import { formatWorkerError } from '../protocol';
+
+export interface DecodedImage {
+  data: Uint8ClampedArray; // RGBA, row-major
+  width: number; // of the oriented image as decoded (before any size cap)
+  height: number;
+  /** Scale from `data` pixels to the oriented original: > 1 when a huge image was reduced. */
+  scale: number;
+}
+
+/**
+ * Images whose short side exceeds this are reduced on decode: the model sees at most a few
+ * hundred pixels, and a 12000×9000 RGBA buffer alone is 432 MB.
+ */
+export const MAX_DECODE_SHORT_SIDE = 1536;
+
+function bad(message: string): Error {
+  return new Error(formatWorkerError('bad-image', message));
+}
+
+export async function decodeImage(blob: Blob): Promise<DecodedImage> {
+  if (blob.size === 0) throw bad('The file is empty (0 bytes).');
+  if (blob.type === 'image/svg+xml') {
+    throw bad('SVG images are not supported: export the drawing as PNG or JPEG and drop that instead.');
+  }
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(blob, { imageOrientation: 'from-image', premultiplyAlpha: 'none',
+      colorSpaceConversion: 'default' });
+  } catch {
+    const head = new Uint8Array(await blob.slice(0, 16).arrayBuffer());
+    const looksText = head.length > 0 && head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127));
+    throw bad(looksText
+      ? 'This file is text, not an image (its name may say otherwise). Drop a PNG, JPEG, WebP, GIF or BMP file.'
+      : 'The image could not be decoded: the file is damaged, cut short or in a format this browser cannot read.');
+  }
+  const { width, height } = bitmap;
+  if (width === 0 || height === 0) throw bad('The image has no pixels.');
+  let scale = 1;
+  const short = Math.min(width, height);
+  if (short > MAX_DECODE_SHORT_SIDE) {
+    scale = short / MAX_DECODE_SHORT_SIDE;
+    const reduced = await createImageBitmap(bitmap, {
+      resizeWidth: Math.round(width / scale),
+      resizeHeight: Math.round(height / scale),
+      resizeQuality: 'high',
+    });
+    bitmap.close();
+    bitmap = reduced;
+  }
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  if (!ctx) throw bad('This browser cannot read image pixels in a worker (no OffscreenCanvas 2D).');
+  ctx.drawImage(bitmap, 0, 0);
+  const { data } = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+  const out = { data, width, height, scale };
+  bitmap.close();
+  return out;
+}

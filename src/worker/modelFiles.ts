@@ -1,0 +1,81 @@
+/**
+ * Reading the files of a model folder (Hugging Face layout) from a URL or from picked files,
+ * with byte progress.
+ */
+import { formatWorkerError, VARIANT_SUFFIX, type ModelSource } from '../protocol';
+
+export type Progress = (file: string, loaded: number, total: number | null) => void;
+
+export const JSON_FILES = ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
+
+export function onnxPath(encoder: 'vision' | 'text', source: ModelSource): string {
+  return `onnx/${encoder}_model${VARIANT_SUFFIX[source.variant]}.onnx`;
+}
+
+function fetchError(file: string, why: string): Error {
+  return new Error(formatWorkerError('model-fetch', `Could not load ${file}: ${why}`));
+}
+
+/** Reads a response body chunk by chunk so that progress can be shown. */
+async function readBody(res: Response, file: string, onProgress: Progress, signal: AbortSignal): Promise<Uint8Array> {
+  const header = res.headers.get('Content-Length');
+  const total = header !== null && /^\d+$/.test(header) ? Number(header) : null;
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  onProgress(file, 0, total);
+  for (;;) {
+    if (signal.aborted) {
+      await reader.cancel();
+      throw new Error(formatWorkerError('cancelled', 'Loading was cancelled.'));
+    }
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.byteLength;
+    onProgress(file, loaded, total);
+  }
+  if (total !== null && loaded !== total) throw fetchError(file, `the download stopped at ${loaded} of ${total} bytes.`);
+  const out = new Uint8Array(loaded);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/** One file of the model folder as bytes. */
+export async function readModelFile(source: ModelSource, path: string, onProgress: Progress,
+  signal: AbortSignal): Promise<Uint8Array> {
+  if (source.kind === 'files') {
+    const blob = source.files[path];
+    if (!blob) throw fetchError(path, 'the chosen folder has no such file.');
+    onProgress(path, blob.size, blob.size);
+    return new Uint8Array(await blob.arrayBuffer());
+  }
+  const url = new URL(path, source.baseUrl).href;
+  let res: Response;
+  try {
+    res = await fetch(url, { signal });
+  } catch (e) {
+    if (signal.aborted) throw new Error(formatWorkerError('cancelled', 'Loading was cancelled.'));
+    throw fetchError(path, `the network request failed (${e instanceof Error ? e.message : String(e)}).`);
+  }
+  if (!res.ok) throw fetchError(path, `the server answered ${res.status} ${res.statusText}.`.trim());
+  const type = res.headers.get('Content-Type') ?? '';
+  if (type.includes('text/html')) {
+    throw new Error(formatWorkerError('model-format', `${path} came back as an HTML page, not the model file: check the model address.`));
+  }
+  return readBody(res, path, onProgress, signal);
+}
+
+export async function readModelJson(source: ModelSource, path: string, signal: AbortSignal): Promise<unknown> {
+  const bytes = await readModelFile(source, path, () => {}, signal);
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+  } catch {
+    throw new Error(formatWorkerError('model-format', `${path} is not valid JSON.`));
+  }
+}

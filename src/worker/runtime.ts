@@ -1,0 +1,255 @@
+/**
+ * Model state inside the worker: sessions, the patched graphs, the run queue and cancellation.
+ */
+import * as ort from 'onnxruntime-web/webgpu';
+import {
+  formatWorkerError,
+  type AttentionTensor,
+  type Backend,
+  type ImageRequest,
+  type ImageResult,
+  type LoadProgress,
+  type ModelInfo,
+  type ModelSource,
+  type RunCounters,
+  type TextRequest,
+  type TextResult,
+  type WorkerInit,
+} from '../protocol';
+import { parseClipConfig, type ClipShape } from '../model/config';
+import { parsePreprocessorConfig, preprocess, type PreprocessorConfig } from '../image/preprocess';
+import { decodeImage } from './decode';
+import { JSON_FILES, onnxPath, readModelFile, readModelJson } from './modelFiles';
+import { findAttentionSoftmax, patchOutputs } from './onnx/attention';
+import { attentionToFloat32 } from './onnx/tensors';
+
+interface Encoder {
+  session: ort.InferenceSession;
+  input: string;
+  embeds: string;
+  attentions: string[];
+  heads: number;
+  /** Patched model bytes, kept while on WebGPU so a lost device can fall back to WASM. */
+  bytes: Uint8Array | null;
+}
+
+interface Loaded {
+  info: ModelInfo;
+  shape: ClipShape;
+  preprocessor: PreprocessorConfig;
+  vision: Encoder;
+  text: Encoder;
+}
+
+const cancelledError = () => new Error(formatWorkerError('cancelled', 'Cancelled.'));
+
+export class ModelRuntime {
+  private opts: WorkerInit = { ortBase: '/ort/', backend: 'auto', threads: 1 };
+  private loaded: Loaded | null = null;
+  private cancelled = new Set<number>();
+  private loads = new Map<number, AbortController>();
+  private runs: RunCounters = { imageRuns: 0, textRuns: 0 };
+  /** ORT sessions run one request at a time; requests wait here in order. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  init(opts: WorkerInit): void {
+    this.opts = opts;
+    ort.env.wasm.wasmPaths = opts.ortBase;
+    ort.env.wasm.numThreads = opts.threads;
+  }
+
+  counters(): RunCounters {
+    return { ...this.runs };
+  }
+
+  cancel(requestId: number): void {
+    this.cancelled.add(requestId);
+    this.loads.get(requestId)?.abort();
+  }
+
+  async loadModel(source: ModelSource, requestId: number, onProgress: (p: LoadProgress) => void): Promise<ModelInfo> {
+    const abort = new AbortController();
+    this.loads.set(requestId, abort);
+    try {
+      const [config, preprocessorConfig, tokenizerJson, tokenizerConfig] = await Promise.all(
+        JSON_FILES.map((f) => readModelJson(source, f, abort.signal)));
+      let shape: ClipShape;
+      let preprocessor: PreprocessorConfig;
+      try {
+        shape = parseClipConfig(config, source.id);
+        preprocessor = parsePreprocessorConfig(preprocessorConfig);
+      } catch (e) {
+        throw new Error(formatWorkerError('model-format', e instanceof Error ? e.message : String(e)));
+      }
+      const progress = (file: string, loaded: number, total: number | null) =>
+        onProgress({ requestId, file, loaded, total });
+      const [visionBytes, textBytes] = await Promise.all([
+        readModelFile(source, onnxPath('vision', source), progress, abort.signal),
+        readModelFile(source, onnxPath('text', source), progress, abort.signal),
+      ]);
+      const t0 = performance.now();
+      const visionPatch = patchEncoder(visionBytes, shape.vision.layers, 'vision');
+      const textPatch = patchEncoder(textBytes, shape.text.layers, 'text');
+      const patchMs = performance.now() - t0;
+      if (this.cancelled.has(requestId)) throw cancelledError();
+
+      const backend = await this.pickBackend();
+      const make = async (b: Backend) => ({
+        vision: await createEncoder(visionPatch, b, shape.vision.heads),
+        text: await createEncoder(textPatch, b, shape.text.heads),
+      });
+      let sessions: { vision: Encoder; text: Encoder };
+      let used: Backend = backend;
+      try {
+        sessions = await make(backend);
+      } catch (e) {
+        if (backend !== 'webgpu') throw runtimeError(e, 'model-format');
+        used = 'wasm';
+        sessions = await make('wasm').catch((err: unknown) => { throw runtimeError(err, 'model-format'); });
+      }
+      await this.release();
+      const info: ModelInfo = {
+        id: source.id, variant: source.variant, backend: used,
+        wasmThreads: this.opts.threads,
+        config, preprocessorConfig, tokenizerJson, tokenizerConfig,
+        vision: { layers: shape.vision.layers, heads: shape.vision.heads, attentionOutputs: visionPatch.attentions },
+        text: { layers: shape.text.layers, heads: shape.text.heads, attentionOutputs: textPatch.attentions },
+        patchMs,
+      };
+      this.loaded = { info, shape, preprocessor, ...sessions };
+      return info;
+    } finally {
+      this.loads.delete(requestId);
+    }
+  }
+
+  encodeImage(req: ImageRequest): Promise<ImageResult> {
+    return this.enqueue(req.requestId, async (m) => {
+      const decoded = await decodeImage(req.blob);
+      if (this.cancelled.has(req.requestId)) throw cancelledError();
+      const { pixelValues, cropBox } = preprocess(decoded, m.preprocessor);
+      const size = m.preprocessor.cropSize;
+      const input = new ort.Tensor('float32', pixelValues, [1, 3, size.height, size.width]);
+      const out = await this.run(m, 'vision', input);
+      this.runs.imageRuns++;
+      const gridW = size.width / m.shape.vision.patchSize;
+      const gridH = size.height / m.shape.vision.patchSize;
+      const s = decoded.scale;
+      return {
+        imageId: req.imageId,
+        width: decoded.width,
+        height: decoded.height,
+        cropBox: { x: cropBox.x * s, y: cropBox.y * s, width: cropBox.width * s, height: cropBox.height * s },
+        embeds: out.embeds,
+        attentions: out.attentions,
+        grid: { width: gridW, height: gridH },
+      };
+    });
+  }
+
+  encodeText(req: TextRequest): Promise<TextResult> {
+    return this.enqueue(req.requestId, async (m) => {
+      const ids = BigInt64Array.from(req.ids, (i) => BigInt(i));
+      const out = await this.run(m, 'text', new ort.Tensor('int64', ids, [1, ids.length]));
+      this.runs.textRuns++;
+      return out;
+    });
+  }
+
+  private enqueue<T>(requestId: number, job: (m: Loaded) => Promise<T>): Promise<T> {
+    const next = this.queue.then(async () => {
+      if (this.cancelled.has(requestId)) throw cancelledError();
+      const m = this.loaded;
+      if (!m) throw new Error(formatWorkerError('no-model', 'No model is loaded yet.'));
+      return job(m);
+    });
+    this.queue = next.catch(() => undefined);
+    return next.finally(() => this.cancelled.delete(requestId));
+  }
+
+  /** Runs one encoder; on a lost WebGPU device, moves both encoders to WASM and retries once. */
+  private async run(m: Loaded, which: 'vision' | 'text', input: ort.Tensor): Promise<{ embeds: Float32Array; attentions: AttentionTensor }> {
+    const enc = m[which];
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await enc.session.run({ [enc.input]: input });
+    } catch (e) {
+      if (m.info.backend !== 'webgpu') throw runtimeError(e, 'runtime');
+      await this.fallBackToWasm(m);
+      out = await m[which].session.run({ [enc.input]: input });
+    }
+    const embedsTensor = out[enc.embeds];
+    if (!embedsTensor) throw new Error(formatWorkerError('runtime', `The model gave no ${enc.embeds} output.`));
+    const embeds = new Float32Array(embedsTensor.data as Float32Array);
+    const attentions = attentionToFloat32(enc.attentions.map((name) => {
+      const t = out[name];
+      if (!t) throw new Error(formatWorkerError('runtime', `The patched model gave no output ${name}.`));
+      return t;
+    }), 1, enc.heads);
+    for (const t of Object.values(out)) t.dispose();
+    return { embeds, attentions: attentions[0] as AttentionTensor };
+  }
+
+  private async fallBackToWasm(m: Loaded): Promise<void> {
+    for (const which of ['vision', 'text'] as const) {
+      const enc = m[which];
+      if (!enc.bytes) throw new Error(formatWorkerError('runtime', 'The GPU was lost and the model cannot be reloaded: reload the page.'));
+      await enc.session.release().catch(() => undefined);
+      m[which] = await createEncoder({ bytes: enc.bytes, attentions: enc.attentions, input: enc.input, embeds: enc.embeds }, 'wasm', enc.heads);
+    }
+    m.info = { ...m.info, backend: 'wasm' };
+  }
+
+  private async pickBackend(): Promise<Backend> {
+    if (this.opts.backend !== 'auto') return this.opts.backend;
+    try {
+      const adapter = await navigator.gpu?.requestAdapter();
+      return adapter ? 'webgpu' : 'wasm';
+    } catch {
+      return 'wasm';
+    }
+  }
+
+  private async release(): Promise<void> {
+    const m = this.loaded;
+    this.loaded = null;
+    if (!m) return;
+    await Promise.all([m.vision.session.release(), m.text.session.release()]).catch(() => undefined);
+  }
+}
+
+interface Patched {
+  bytes: Uint8Array;
+  attentions: string[];
+  input: string;
+  embeds: string;
+}
+
+function patchEncoder(bytes: Uint8Array, layers: number, which: 'vision' | 'text'): Patched {
+  try {
+    const found = findAttentionSoftmax(bytes);
+    if (found.softmaxOutputs.length !== layers) {
+      throw new Error(`The ${which} encoder has ${found.softmaxOutputs.length} attention Softmax nodes but config.json says ${layers} layers.`);
+    }
+    const input = found.inputs[0];
+    const embeds = found.outputs[0];
+    if (!input || !embeds) throw new Error(`The ${which} encoder has no inputs or outputs.`);
+    return { bytes: patchOutputs(bytes, found.softmaxOutputs), attentions: found.softmaxOutputs, input, embeds };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new Error(formatWorkerError('unsupported-model', msg.replace(/^\[[a-z-]+\] /, '')));
+  }
+}
+
+async function createEncoder(p: Patched, backend: Backend, heads: number): Promise<Encoder> {
+  const session = await ort.InferenceSession.create(p.bytes, {
+    executionProviders: [backend],
+    graphOptimizationLevel: 'all',
+  });
+  return { session, input: p.input, embeds: p.embeds, attentions: p.attentions, heads, bytes: backend === 'webgpu' ? p.bytes : null };
+}
+
+function runtimeError(e: unknown, code: 'runtime' | 'model-format'): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new Error(formatWorkerError(code, `ONNX Runtime: ${msg}`));
+}
