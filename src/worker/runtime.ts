@@ -127,13 +127,12 @@ export class ModelRuntime {
     return this.enqueue(req.requestId, async (m) => {
       const decoded = await decodeImage(req.blob);
       if (this.cancelled.has(req.requestId)) throw cancelledError();
-      const { pixelValues, cropBox } = preprocess(decoded, m.preprocessor);
-      const size = m.preprocessor.cropSize;
-      const input = new ort.Tensor('float32', pixelValues, [1, 3, size.height, size.width]);
+      const { pixelValues, cropBox, width, height } = preprocess(decoded, m.preprocessor);
+      const input = new ort.Tensor('float32', pixelValues, [1, 3, height, width]);
       const out = await this.run(m, 'vision', input);
       this.runs.imageRuns++;
-      const gridW = size.width / m.shape.vision.patchSize;
-      const gridH = size.height / m.shape.vision.patchSize;
+      const gridW = Math.floor(width / m.shape.vision.patchSize);
+      const gridH = Math.floor(height / m.shape.vision.patchSize);
       const s = decoded.scale;
       return {
         imageId: req.imageId,
