@@ -1,8 +1,9 @@
 import { useEffect, useRef } from 'react';
 import { colorbarPixels } from '../render/colorbar';
+import type { ColormapId } from '../render/colormap';
 
 /** The colormap with the value scale of the map being shown. */
-export function ColorBar({ colormap, min, max }: { colormap: string; min: number; max: number }) {
+export function ColorBar({ colormap, min, max }: { colormap: ColormapId; min: number; max: number }) {
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const canvas = ref.current;

@@ -3,7 +3,7 @@
  * opacity. Every change repaints from cached tensors. Arrow keys: ←/→ layer, ↑/↓ solo head.
  */
 import { useEffect } from 'react';
-import { COLORMAP_NAMES } from '../render/colormap';
+import { COLORMAP_IDS, isColormapId } from '../render/colormap';
 import { resolvedHeads, resolvedLayer, useLens, type Fusion } from '../state/store';
 import { IMAGE_METHODS } from './maps';
 
@@ -92,8 +92,8 @@ export function Controls() {
       )}
       <label>
         Colormap{' '}
-        <select aria-label="Colormap" data-testid="colormap" value={view.colormap} onChange={(e) => setView({ colormap: e.target.value })}>
-          {COLORMAP_NAMES.map((c) => <option key={c} value={c}>{c}</option>)}
+        <select aria-label="Colormap" data-testid="colormap" value={view.colormap} onChange={(e) => { if (isColormapId(e.target.value)) setView({ colormap: e.target.value }); }}>
+          {COLORMAP_IDS.map((c) => <option key={c} value={c}>{c}</option>)}
         </select>
       </label>
       <label>

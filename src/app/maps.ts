@@ -3,7 +3,7 @@
  * pure methods in explain/. Cheap: nothing here runs a model.
  */
 import { clsRow, queryRow, textRow } from '../explain/attention';
-import { rolloutMatrix } from '../explain/rollout';
+import { rolloutMap } from '../explain/rollout';
 import type { AttentionStack, Grid, PatchMap } from '../explain/types';
 import type { ImageResult } from '../protocol';
 import type { PromptResult } from '../state/results';
@@ -24,10 +24,8 @@ export function imageMap(result: ImageResult, view: ViewOptions, layerOverride?:
   const stack: AttentionStack = result.attentions;
   const grid: Grid = result.grid;
   if (view.method === 'rollout') {
-    const R = rolloutMatrix(stack, { fusion: view.fusion, discardRatio: view.rolloutDiscard });
     const q = view.queryPatch === null ? 0 : view.queryPatch + 1;
-    const values = R.slice(q * stack.seq + 1, (q + 1) * stack.seq);
-    return { width: grid.width, height: grid.height, values };
+    return rolloutMap(stack, grid, { fusion: view.fusion, discardRatio: view.rolloutDiscard }, q);
   }
   const layer = layerOverride ?? resolvedLayer(view, stack.layers);
   const heads = headOverride === undefined

@@ -4,10 +4,11 @@
 import type { PatchMap } from '../explain/types';
 import type { CropBox } from '../protocol';
 import { renderHeatmap } from '../render/heatmap';
+import type { ColormapId } from '../render/colormap';
 import { normalize, rangeOf, type Range } from '../render/normalize';
 
 export interface OverlayStyle {
-  colormap: string;
+  colormap: ColormapId;
   opacity: number;
   /** Value range mapped to the colormap's ends; null = the map's own min–max. */
   range: Range | null;

@@ -4,6 +4,7 @@
  */
 import { create } from 'zustand';
 import type { Backend, ModelVariant } from '../protocol';
+import type { ColormapId } from '../render/colormap';
 
 export type ImageStatus = 'queued' | 'running' | 'done' | 'error';
 
@@ -29,7 +30,7 @@ export interface ViewOptions {
   /** heads[h] is on; empty means "all heads". */
   heads: boolean[];
   fusion: Fusion;
-  colormap: string;
+  colormap: ColormapId;
   opacity: number;
   /** Which prompt drives prompt-dependent views (and the token view). */
   promptId: string | null;
