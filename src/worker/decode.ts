@@ -5,10 +5,13 @@
 import { formatWorkerError } from '../protocol';
 
 export interface DecodedImage {
-  data: Uint8ClampedArray; // RGBA, row-major
-  width: number; // of the oriented image as decoded (before any size cap)
+  data: Uint8ClampedArray; // RGBA, row-major, width × height
+  width: number;
   height: number;
-  /** Scale from `data` pixels to the oriented original: > 1 when a huge image was reduced. */
+  /** Size of the oriented original (larger than width × height when a huge image was reduced). */
+  originalWidth: number;
+  originalHeight: number;
+  /** Scale from `data` pixels to original pixels: > 1 when a huge image was reduced. */
   scale: number;
 }
 
@@ -57,7 +60,7 @@ export async function decodeImage(blob: Blob): Promise<DecodedImage> {
   if (!ctx) throw bad('This browser cannot read image pixels in a worker (no OffscreenCanvas 2D).');
   ctx.drawImage(bitmap, 0, 0);
   const { data } = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
-  const out = { data, width, height, scale };
+  const out = { data, width: bitmap.width, height: bitmap.height, originalWidth: width, originalHeight: height, scale };
   bitmap.close();
   return out;
 }

@@ -136,8 +136,8 @@ export class ModelRuntime {
       const s = decoded.scale;
       return {
         imageId: req.imageId,
-        width: decoded.width,
-        height: decoded.height,
+        width: decoded.originalWidth,
+        height: decoded.originalHeight,
         cropBox: { x: cropBox.x * s, y: cropBox.y * s, width: cropBox.width * s, height: cropBox.height * s },
         embeds: out.embeds,
         attentions: out.attentions,
