@@ -57,7 +57,10 @@ def write_folder(model: ClipModel, out: Path, name: str) -> None:
     c = model.config
     (out / "onnx").mkdir(parents=True, exist_ok=True)
     tok = ClipTokenizer(MERGES)
-    (out / "config.json").write_text(json.dumps(c.to_hf(name), indent=2) + "\n")
+    config = c.to_hf(name)
+    # The trained logit scale (HF keeps it in the weights; the exported encoders don't carry it).
+    config["logit_scale_init_value"] = round(float(model.logit_scale), 6)
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out / "preprocessor_config.json").write_text(json.dumps(preprocessor_config(c), indent=2) + "\n")
     (out / "tokenizer_config.json").write_text(json.dumps(tokenizer_config(), indent=2) + "\n")
     (out / "tokenizer.json").write_text(json.dumps(tok.tokenizer_json(), ensure_ascii=False))

@@ -45,28 +45,36 @@ class CaptionBank:
 
 
 def make_batch(rng: np.random.Generator, bank: CaptionBank, size: int, image_size: int):
+    """Images and the 24 class captions (each in a random template) with the presence matrix."""
     scenes = []
     for i in range(size):
         n = 2 if i % 4 == 0 else int(rng.integers(1, 5))
         scenes.append(make_scene(rng, image_size, image_size, n_objects=n, distinct=(i % 4 == 0)))
-    present = np.zeros((size, len(CLASSES)), dtype=bool)
-    keys = []
+    pos = np.zeros((size, len(CLASSES)), dtype=bool)  # pos[i, j]: class j is in image i
     for i, s in enumerate(scenes):
         for o in s.objects:
-            present[i, o.label] = True
-        o = s.objects[rng.integers(len(s.objects))]
-        keys.append((o.label, int(rng.integers(len(TEMPLATES)))))
-    labels = np.array([k[0] for k in keys])
-    pos = torch.from_numpy(present[:, labels])  # pos[i, j]: caption j names an object in image i
-    return normalise(np.stack([s.image for s in scenes])), bank.batch(keys), pos
+            pos[i, o.label] = True
+    keys = [(j, int(rng.integers(len(TEMPLATES)))) for j in range(len(CLASSES))]
+    return normalise(np.stack([s.image for s in scenes])), bank.batch(keys), torch.from_numpy(pos)
 
 
 def multi_positive_loss(logits: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-    """-log of the probability mass on all positives, image->text and text->image."""
+    """-log of the probability mass on all positives, image->text and text->image.
+
+    With 24 captions and scenes of several objects, every caption of an object present in the
+    image is a positive; one-positive CLIP loss would push true pairs apart."""
     neg_inf = torch.finfo(logits.dtype).min
     def one_way(l: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        keep = p.any(1)  # a caption whose object is in no image of the batch has no positive
+        l, p = l[keep], p[keep]
         return -(torch.logsumexp(l.masked_fill(~p, neg_inf), 1) - torch.logsumexp(l, 1)).mean()
     return 0.5 * (one_way(logits, pos) + one_way(logits.t(), pos.t()))
+
+
+def pairwise_sigmoid_loss(logits: torch.Tensor, bias: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """SigLIP-style term: every (image, caption) pair is a yes/no question, so every present
+    caption must score above every absent one (the softmax alone lets one object dominate)."""
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits + bias, pos.float())
 
 
 def main() -> None:
@@ -86,8 +94,10 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     cfg = bundled_config()
     model = ClipModel(cfg)
+    # Bias of the pairwise sigmoid term: a training-only parameter, not part of the export.
+    bias = torch.nn.Parameter(torch.tensor(-5.0))
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)] + [bias]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / args.warmup) *
@@ -97,6 +107,7 @@ def main() -> None:
     if ckpt.exists():
         state = torch.load(ckpt)
         model.load_state_dict(state["model"])
+        bias.data.copy_(state["bias"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         step = state["step"]
@@ -112,7 +123,7 @@ def main() -> None:
         img = img / img.norm(dim=-1, keepdim=True)
         txt = txt / txt.norm(dim=-1, keepdim=True)
         logits = model.logit_scale.exp().clamp(max=100) * img @ txt.t()
-        loss = multi_positive_loss(logits, pos)
+        loss = multi_positive_loss(logits, pos) + pairwise_sigmoid_loss(logits, bias, pos)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -128,7 +139,7 @@ def main() -> None:
             log.flush()
         if step % args.ckpt_every == 0 or step == args.steps:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "step": step, "config": cfg.to_hf("clip-lens-shapes")}, args.work / "ckpt.tmp")
+                        "step": step, "bias": bias.data, "config": cfg.to_hf("clip-lens-shapes")}, args.work / "ckpt.tmp")
             (args.work / "ckpt.tmp").replace(ckpt)
     torch.save(model.state_dict(), args.work / "final.pt")
     print("done", flush=True)
