@@ -12,7 +12,16 @@ const chromiumArgs = [
   '--disable-sync',
   '--disable-quic',
   '--no-first-run',
+  // Tests never reach the network: every host but the local ones (the app, the Hub stand-in)
+  // fails to resolve.
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
 ];
+
+/**
+ * Every test starts as a visitor who chose the bundled model, so no test depends on (or probes)
+ * the Hugging Face Hub. e2e/hub.spec.ts starts from other states explicitly.
+ */
+const BUNDLED_CHOICE = { name: 'clip-lens.model', value: JSON.stringify({ kind: 'bundled', variant: 'fp32' }) };
 
 export default defineConfig({
   testDir: 'e2e',
@@ -25,6 +34,7 @@ export default defineConfig({
   use: {
     baseURL: 'http://127.0.0.1:4173/',
     trace: 'off',
+    storageState: { cookies: [], origins: [{ origin: 'http://127.0.0.1:4173', localStorage: [BUNDLED_CHOICE] }] },
   },
   webServer: {
     command: 'npx vite preview --host 127.0.0.1 --port 4173 --strictPort',
@@ -44,6 +54,8 @@ export default defineConfig({
     {
       name: 'webgpu',
       metadata: { backend: 'webgpu' },
+      // Downloading and caching do not depend on the inference backend: hub.spec runs on WASM.
+      testIgnore: /hub\.spec\.ts/,
       use: {
         browserName: 'chromium',
         launchOptions: {

@@ -6,12 +6,13 @@ import { Gallery } from './Gallery';
 import { ImageGrid } from './ImageGrid';
 import { ModelBar } from './ModelBar';
 import { PromptList } from './PromptList';
-import { bundledSource, loadModel } from './pipeline';
+import { startModel } from './modelChoice';
 import './app.css';
 
 export function App() {
   useEffect(() => {
-    void loadModel(bundledSource('fp32'));
+    // The model in the address, the remembered one, or the default (see modelChoice.ts).
+    void startModel();
   }, []);
   return (
     <div className="app">

@@ -83,6 +83,16 @@ export function Controls() {
           {FUSIONS.map((f) => <option key={f} value={f}>{f}</option>)}
         </select>
       </label>
+      {view.method === 'relevance' && (
+        <label>
+          Accumulate relevance over{' '}
+          <select aria-label="Relevance layers" data-testid="relevance-start" value={view.relevanceStart}
+            onChange={(e) => setView({ relevanceStart: Number(e.target.value) })}>
+            <option value={-1}>the last layer (reference notebook)</option>
+            <option value={0}>all layers</option>
+          </select>
+        </label>
+      )}
       {view.method === 'rollout' && (
         <label>
           Discard lowest <output>{Math.round(view.rolloutDiscard * 100)}%</output>

@@ -7,7 +7,7 @@ import { imageResults } from '../state/results';
 import { resolvedHeads, resolvedLayer, useLens } from '../state/store';
 import { ColorBar } from './ColorBar';
 import { HeatmapCanvas } from './HeatmapCanvas';
-import { imageMap } from './maps';
+import { imageMap, imageView } from './maps';
 import { TokenView } from './TokenView';
 
 const FOCUS_WIDTH = 448;
@@ -17,11 +17,15 @@ export function FocusView() {
   const view = useLens((s) => s.view);
   const setView = useLens((s) => s.setView);
   const images = useLens((s) => s.images);
-  useLens((s) => s.resultsVersion);
+  const version = useLens((s) => s.resultsVersion);
+  const prompts = useLens((s) => s.prompts);
   const [hover, setHover] = useState<{ patch: number; value: number } | null>(null);
   const entry = images.find((im) => im.id === view.focusImageId);
   const result = entry ? imageResults.get(entry.id) : undefined;
-  const map = useMemo(() => (result ? imageMap(result, view) : null), [result, view]);
+  const shown = useMemo(() => (entry && result ? imageView(entry.id, result, view, prompts) : null),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [entry, result, view, prompts, version]);
+  const map = shown?.map ?? null;
   const style = useMemo(() => ({ colormap: view.colormap, opacity: view.opacity, range: null, smooth: true }),
     [view.colormap, view.opacity]);
   const thumbStyle = useMemo(() => ({ colormap: view.colormap, opacity: 1, range: null, smooth: false }), [view.colormap]);
@@ -36,12 +40,20 @@ export function FocusView() {
   const on = resolvedHeads(view, heads);
   let min = Infinity;
   let max = -Infinity;
-  if (map) for (const v of map.values) { min = Math.min(min, v); max = Math.max(max, v); }
+  let peak = -1;
+  if (map) {
+    map.values.forEach((v, i) => {
+      if (v > max) peak = i;
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    });
+  }
 
   return (
     <section className="focus" aria-label="Focused image">
       <h2>{entry.name}</h2>
-      <div className="stage" style={{ width: FOCUS_WIDTH, height }}>
+      <div className="stage" style={{ width: FOCUS_WIDTH, height }} data-testid="focus-stage" data-peak={peak} data-method={view.method}
+        data-image={entry.name} data-ready={map ? 'yes' : 'no'}>
         <img src={entry.url} alt={entry.name} width={FOCUS_WIDTH} height={height} />
         <HeatmapCanvas
           map={map} width={FOCUS_WIDTH} height={height} cropBox={result.cropBox}
@@ -50,6 +62,7 @@ export function FocusView() {
           onPick={(patch) => setView({ queryPatch: patch === null || patch === view.queryPatch ? null : patch })}
         />
       </div>
+      {shown?.note && <p className="status">{shown.note}</p>}
       <p className="hover-readout" data-testid="hover-value" aria-live="polite">
         {hover ? `patch ${hover.patch + 1} (row ${Math.floor(hover.patch / result.grid.width) + 1}, column ${(hover.patch % result.grid.width) + 1}): ${hover.value.toPrecision(3)}` : 'Hover the image to read a patch; click it to see where it attends.'}
       </p>

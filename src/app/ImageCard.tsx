@@ -3,7 +3,7 @@ import { memo, useMemo, useState } from 'react';
 import { imageResults } from '../state/results';
 import { useLens, type ImageEntry } from '../state/store';
 import { HeatmapCanvas } from './HeatmapCanvas';
-import { imageMap } from './maps';
+import { imageView } from './maps';
 import { removeImage } from './pipeline';
 import { scoresFor } from './scores';
 
@@ -12,11 +12,15 @@ export const CARD_WIDTH = 220;
 export const ImageCard = memo(function ImageCard({ entry, index }: { entry: ImageEntry; index: number }) {
   const view = useLens((s) => s.view);
   const prompts = useLens((s) => s.prompts);
-  useLens((s) => s.resultsVersion); // re-render when results arrive
+  const version = useLens((s) => s.resultsVersion); // re-render when results arrive
   const setView = useLens((s) => s.setView);
   const result = entry.status === 'done' ? imageResults.get(entry.id) : undefined;
   const [natural, setNatural] = useState<{ w: number; h: number } | null>(null);
-  const map = useMemo(() => (result ? imageMap(result, view) : null), [result, view]);
+  const shown = useMemo(() => (result ? imageView(entry.id, result, view, prompts) : null),
+    // version: relevance results arrive asynchronously
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [result, view, prompts, version, entry.id]);
+  const map = shown?.map ?? null;
   const scores = result ? scoresFor(entry.id, prompts) : [];
   const style = useMemo(() => ({ colormap: view.colormap, opacity: view.opacity, range: null, smooth: true }),
     [view.colormap, view.opacity]);
@@ -50,6 +54,7 @@ export const ImageCard = memo(function ImageCard({ entry, index }: { entry: Imag
           )}
         </div>
       )}
+      {shown?.note && <p className="status" data-testid={`map-note-${index}`}>{shown.note}</p>}
       {entry.status === 'queued' && <p className="status">Waiting…</p>}
       {entry.status === 'running' && <p className="status">Running…</p>}
       {entry.status === 'error' && <p className="error" role="alert" data-testid={`image-error-${index}`}>{entry.error}</p>}

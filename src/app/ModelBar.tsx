@@ -1,52 +1,58 @@
+/**
+ * The top bar: the model picker, the model's status, download progress (with Cancel), errors
+ * (with Retry) and notes, and the stored-models manager.
+ */
+import { formatBytes } from '../model/catalog';
 import { useLens } from '../state/store';
-import type { ModelVariant } from '../protocol';
-import { bundledSource, loadModel } from './pipeline';
-
-const VARIANTS: { id: ModelVariant; label: string }[] = [
-  { id: 'fp32', label: 'fp32' },
-  { id: 'fp16', label: 'fp16' },
-  { id: 'q8', label: 'int8 (quantized)' },
-];
-
-function formatBytes(n: number): string {
-  return n > 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(0)} kB`;
-}
+import { cancelLoad, retryModel } from './modelChoice';
+import { ModelPicker } from './ModelPicker';
+import { StorageManager } from './StorageManager';
 
 export function ModelBar() {
   const model = useLens((s) => s.model);
+  const setModel = useLens((s) => s.setModel);
   const progress = model.progress;
+  const downloading = model.status === 'loading' && progress !== null && progress.loaded < (progress.total ?? Infinity);
   return (
     <header className="model-bar">
       <h1>CLIP Lens</h1>
-      <label>
-        Weights{' '}
-        <select
-          aria-label="Model weights variant"
-          value={model.variant}
-          onChange={(e) => void loadModel(bundledSource(e.target.value as ModelVariant))}
-        >
-          {VARIANTS.map((v) => <option key={v.id} value={v.id}>{v.label}</option>)}
-        </select>
-      </label>
-      <span className="model-name">{model.id || 'no model'}</span>
+      <ModelPicker />
+      <span className="model-name" data-testid="model-name">{model.id || 'no model'}</span>
       <span className={`model-status status-${model.status}`} data-testid="model-status" data-backend={model.backend ?? ''}>
         {model.status === 'ready' && `ready · ${model.backend === 'webgpu' ? 'WebGPU' : `WASM, ${model.wasmThreads} thread${model.wasmThreads > 1 ? 's' : ''}`}`}
-        {model.status === 'loading' && 'loading…'}
+        {model.status === 'loading' && (downloading ? 'downloading…' : 'loading…')}
         {model.status === 'error' && 'failed'}
       </span>
       {model.status === 'loading' && progress && (
-        <span className="progress" role="progressbar" aria-label={`Loading ${progress.file}`}
-          aria-valuemin={0} aria-valuemax={progress.total ?? undefined} aria-valuenow={progress.loaded}>
+        <span className="progress" role="progressbar" data-testid="model-progress" aria-label={`Loading ${progress.file}`}
+          aria-valuemin={0} aria-valuemax={progress.total ?? undefined} aria-valuenow={progress.loaded}
+          data-loaded={progress.loaded} data-total={progress.total ?? ''}>
           <progress value={progress.loaded} max={progress.total ?? undefined} />
-          {progress.file} {formatBytes(progress.loaded)}{progress.total ? ` / ${formatBytes(progress.total)}` : ''}
+          {progress.file} · {formatBytes(progress.loaded)}{progress.total ? ` of ${formatBytes(progress.total)}` : ''}
+          {progress.rate !== null && downloading && <span className="rate"> · {formatBytes(progress.rate)}/s</span>}
         </span>
       )}
-      {model.status === 'error' && (
+      {model.status === 'loading' && (
+        <button type="button" data-testid="model-cancel" onClick={() => void cancelLoad()}>Cancel</button>
+      )}
+      {model.error && (
         <span className="error" role="alert" data-testid="model-error">
           {model.error}{' '}
-          <button type="button" onClick={() => void loadModel(bundledSource(model.variant))}>Retry</button>
+          <button type="button" data-testid="model-retry" onClick={() => void retryModel()}>Retry</button>
+          {model.status === 'ready' && (
+            <button type="button" aria-label="Dismiss" onClick={() => setModel({ error: null, failed: null })}>×</button>
+          )}
         </span>
       )}
+      {model.note && !model.error && (
+        <span className="note" data-testid="model-note">
+          {model.note}
+          {model.failed && model.status === 'ready' && (
+            <> <button type="button" data-testid="model-retry" onClick={() => void retryModel()}>Retry</button></>
+          )}
+        </span>
+      )}
+      <StorageManager />
     </header>
   );
 }

@@ -7,6 +7,8 @@ import { rolloutMap } from '../explain/rollout';
 import type { AttentionStack, Grid, PatchMap } from '../explain/types';
 import type { ImageResult } from '../protocol';
 import type { PromptResult } from '../state/results';
+import type { PromptEntry } from '../state/store';
+import { relevanceFor } from './relevance';
 import { resolvedHeads, resolvedLayer, type ViewOptions } from '../state/store';
 
 export interface MethodChoice {
@@ -17,7 +19,26 @@ export interface MethodChoice {
 export const IMAGE_METHODS: MethodChoice[] = [
   { id: 'attention', label: 'Raw attention (one layer)' },
   { id: 'rollout', label: 'Attention rollout (all layers)' },
+  { id: 'relevance', label: 'Gradient relevance (prompt)' },
 ];
+
+/** What an image shows under the current view: a map, or a note why there is none yet. */
+export interface ImageView {
+  map: PatchMap | null;
+  note: string | null;
+}
+
+/** Map of one image for the view, including methods computed on demand in the worker. */
+export function imageView(imageId: string, result: ImageResult, view: ViewOptions, prompts: PromptEntry[]): ImageView {
+  if (view.method !== 'relevance') return { map: imageMap(result, view), note: null };
+  const prompt = prompts.find((p) => p.id === view.promptId);
+  if (!prompt || prompt.text.trim() === '') return { map: null, note: 'Choose a prompt (the round button beside it) to explain.' };
+  const entry = relevanceFor({ imageId, promptText: prompt.text, startLayerImage: view.relevanceStart, startLayerText: view.relevanceStart });
+  if (!entry) return { map: null, note: null };
+  if (entry.status === 'running') return { map: null, note: `Computing relevance for “${prompt.text}”…` };
+  if (entry.status === 'error') return { map: null, note: entry.message };
+  return { map: { width: result.grid.width, height: result.grid.height, values: entry.result.imageMap }, note: null };
+}
 
 /** Map for one image under the view's method, layer, heads and fusion. */
 export function imageMap(result: ImageResult, view: ViewOptions, layerOverride?: number, headOverride?: number): PatchMap {

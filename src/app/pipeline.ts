@@ -4,11 +4,13 @@
  * worker themselves.
  */
 import * as Comlink from 'comlink';
-import { parseWorkerError, type ModelSource, type ModelVariant } from '../protocol';
+import { parseWorkerError, type ModelInfo, type ModelSource, type ModelVariant } from '../protocol';
 import { parseClipConfig, type ClipShape } from '../model/config';
+import { choiceLabel, type ModelChoice } from '../model/hub';
 import { ClipTextTokenizer } from '../text/tokenizer';
 import { clearResults, imageResults, promptResults } from '../state/results';
 import { useLens, type ImageEntry } from '../state/store';
+import { ProgressMeter } from './progressMeter';
 import { newRequestId, startWorker, type WorkerHandle } from './workerClient';
 
 export const BUNDLED_MODEL_ID = 'clip-lens-shapes';
@@ -23,6 +25,11 @@ const pendingImages = new Map<string, number>();
 let imageCounter = 0;
 let loadRequest = 0;
 
+/** The model worker (started on first use). */
+export function workerApi(): WorkerHandle {
+  return api();
+}
+
 function api(): WorkerHandle {
   worker ??= startWorker();
   return worker;
@@ -36,38 +43,142 @@ export function bundledSource(variant: ModelVariant): ModelSource {
   return { kind: 'url', id: BUNDLED_MODEL_ID, baseUrl: new URL(`models/${BUNDLED_MODEL_ID}/`, document.baseURI).href, variant };
 }
 
-/** Loads a model; on success re-runs everything the user has added, on failure keeps it all. */
-export async function loadModel(source: ModelSource): Promise<void> {
+/** How a load presents itself; see {@link loadModel}. */
+export interface LoadOptions {
+  /** What the picker shows as chosen; derived from the source when omitted. */
+  choice?: ModelChoice;
+  /** A note to show once the model is ready (e.g. why this model and not another). */
+  note?: string;
+  /** A choice that failed before this load, kept for the Retry button. */
+  failed?: ModelChoice;
+}
+
+/**
+ * The model the worker holds: what a failed or cancelled load falls back to. A load cancelled too
+ * late (while ONNX Runtime was creating its sessions) still replaces the worker's model, so this
+ * follows the worker, not the UI; `applied` is the one the page's tokenizer and results belong to.
+ */
+let loaded: { info: ModelInfo; choice: ModelChoice | null } | null = null;
+let applied: ModelInfo | null = null;
+
+/** The picker's view of a source: bundled, a Hub repo, or a folder from disk. */
+export function choiceOfSource(source: ModelSource): ModelChoice | null {
+  if (source.kind === 'hub') return { kind: 'hub', repo: source.repo, revision: source.revision, variant: source.variant };
+  if (source.kind === 'files') return { kind: 'folder', name: source.id, variant: source.variant };
+  return source.id === BUNDLED_MODEL_ID ? { kind: 'bundled', variant: source.variant } : null;
+}
+
+/** Store updates for progress at most this often: a 600 MB download sends thousands of chunks. */
+const PROGRESS_INTERVAL_MS = 100;
+
+/**
+ * Loads a model; on success re-runs everything the user has added. On failure (or cancel) the
+ * previous model, if any, stays loaded and usable, and nothing the user did is lost.
+ * Resolves true when this model is now loaded.
+ */
+export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<boolean> {
   const { setModel } = useLens.getState();
   if (loadRequest) void api().cancel(loadRequest);
   const requestId = newRequestId();
   loadRequest = requestId;
-  setModel({ status: 'loading', id: source.id, variant: source.variant, progress: null, error: null });
+  const choice = options.choice ?? choiceOfSource(source);
+  setModel({ status: 'loading', id: source.id, variant: source.variant, progress: null, error: null, choice, failed: null, note: null });
+  const meter = new ProgressMeter();
+  let lastShown = 0;
   try {
     const info = await api().loadModel(source, requestId, Comlink.proxy((p) => {
-      if (loadRequest === requestId) setModel({ progress: { file: p.file, loaded: p.loaded, total: p.total } });
+      if (loadRequest !== requestId) return;
+      const now = performance.now();
+      const reading = meter.update(p.file, p.loaded, p.total, now);
+      if (now - lastShown < PROGRESS_INTERVAL_MS && p.loaded !== p.total) return;
+      lastShown = now;
+      setModel({ progress: reading });
     }));
-    if (loadRequest !== requestId) return; // a newer load replaced this one
-    shape = parseClipConfig(info.config, info.id);
-    tokenizer = ClipTextTokenizer.fromJSON(info.tokenizerJson, info.tokenizerConfig);
-    clearResults();
-    setModel({
-      status: 'ready', backend: info.backend, wasmThreads: info.wasmThreads, progress: null,
-      vision: { layers: info.vision.layers, heads: info.vision.heads },
-      text: { layers: info.text.layers, heads: info.text.heads },
-    });
-    useLens.getState().setView({ layer: -1, heads: [], queryPatch: null });
-    useLens.getState().bumpResults();
-    for (const im of useLens.getState().images) if (blobs.has(im.id)) queueImage(im.id);
-    await refreshPrompts();
+    loaded = { info, choice };
+    if (loadRequest !== requestId) {
+      // Replaced by a newer load (which will replace this model too), or cancelled too late:
+      // then the worker has this model, so the page adopts it rather than disagree with it.
+      if (loadRequest !== 0) return false;
+    }
+    await applyModel(info, choice, { note: options.note ?? null, failed: options.failed ?? null });
+    return true;
   } catch (e) {
-    if (loadRequest !== requestId) return;
+    if (loadRequest !== requestId) return false;
     const { code, message } = parseWorkerError(e);
-    if (code === 'cancelled') return;
-    setModel({ status: 'error', error: message, progress: null });
+    if (code === 'cancelled') return false;
+    const what = choice ? choiceLabel(choice) : source.id;
+    if (loaded) {
+      // The worker keeps the previous sessions until the new ones exist: it still works.
+      const still = loaded.choice ? choiceLabel(loaded.choice) : loaded.info.id;
+      await restorePrevious({ failed: choice, error: `Could not load ${what}: ${explainLoadError(message)} (${still} is still loaded.)` });
+    } else {
+      setModel({ status: 'error', error: `Could not load ${what}: ${explainLoadError(message)}`, progress: null, failed: choice });
+    }
+    return false;
   } finally {
     if (loadRequest === requestId) loadRequest = 0;
   }
+}
+
+/** Makes `info` the page's model: tokenizer, shapes, status; re-runs every image and prompt. */
+async function applyModel(info: ModelInfo, choice: ModelChoice | null, extra: { note: string | null; failed: ModelChoice | null; error?: string }): Promise<void> {
+  shape = parseClipConfig(info.config, info.id);
+  tokenizer = ClipTextTokenizer.fromJSON(info.tokenizerJson, info.tokenizerConfig);
+  applied = info;
+  clearResults();
+  useLens.getState().setModel({
+    status: 'ready', id: info.id, variant: info.variant, choice, backend: info.backend, wasmThreads: info.wasmThreads, progress: null,
+    vision: { layers: info.vision.layers, heads: info.vision.heads },
+    text: { layers: info.text.layers, heads: info.text.heads },
+    note: extra.note, failed: extra.failed, error: extra.error ?? null,
+  });
+  useLens.getState().setView({ layer: -1, heads: [], queryPatch: null });
+  useLens.getState().bumpResults();
+  for (const im of useLens.getState().images) if (blobs.has(im.id)) queueImage(im.id);
+  await refreshPrompts();
+}
+
+/** After a failed or cancelled switch: the worker's model is the page's model again. */
+async function restorePrevious(extra: { failed: ModelChoice | null; error: string | null; note?: string }): Promise<void> {
+  if (!loaded) return;
+  if (loaded.info !== applied) {
+    await applyModel(loaded.info, loaded.choice, { note: extra.note ?? null, failed: extra.failed, ...(extra.error ? { error: extra.error } : {}) });
+    return;
+  }
+  useLens.getState().setModel({
+    status: 'ready', id: loaded.info.id, variant: loaded.info.variant, choice: loaded.choice, progress: null,
+    failed: extra.failed, error: extra.error, note: extra.note ?? null,
+  });
+  // Images and prompts added while the switch was in flight were not sent: send them now.
+  for (const im of useLens.getState().images) {
+    if (im.status === 'queued' && blobs.has(im.id) && !pendingImages.has(im.id) && !imageResults.has(im.id)) queueImage(im.id);
+  }
+  await refreshPrompts();
+}
+
+/** Adds advice to errors whose cause a person cannot guess from ONNX Runtime's wording. */
+function explainLoadError(message: string): string {
+  if (/out of memory|\boom\b|allocat|array buffer|memory access out of bounds/i.test(message)) {
+    return `${message} The model is probably too big for the memory this tab can use: try the q8 or fp16 weights, or a smaller model.`;
+  }
+  if (/device (was )?lost|gpu.*lost/i.test(message)) return `${message} The GPU was lost: reload the page to use it again.`;
+  return message;
+}
+
+/**
+ * Stops the load in flight; what was loaded before stays. Resolves false when nothing is loaded
+ * (the caller decides what to load instead).
+ */
+export async function cancelModelLoad(): Promise<boolean> {
+  if (!loadRequest) return loaded !== null;
+  void api().cancel(loadRequest);
+  loadRequest = 0;
+  if (loaded) {
+    await restorePrevious({ failed: null, error: null, note: 'Loading was cancelled.' });
+    return true;
+  }
+  useLens.getState().setModel({ status: 'idle', progress: null, error: null, note: 'Loading was cancelled.' });
+  return false;
 }
 
 /** Adds files (images or not: each gets its own result or message). */

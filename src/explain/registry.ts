@@ -12,6 +12,7 @@ import {
   type HeadsOption,
   type LayerOption,
 } from './method';
+import { imageRelevance, textRelevanceTokens } from './relevance';
 import { rolloutMap, rolloutRow } from './rollout';
 import { FUSIONS, type AttentionStack, type Fusion, type HeadSelection } from './types';
 
@@ -124,8 +125,39 @@ export const attentionRollout = defineMethod({
   },
 });
 
+export const gradientRelevance = defineMethod({
+  id: 'relevance',
+  label: 'Gradient relevance',
+  description:
+    'Weights each attention map by how much it changes the image–prompt score (its gradient), keeps ' +
+    'the positive part and accumulates it over the layers: where the model finds the prompt.',
+  citation:
+    'Chefer, Gur & Wolf 2021, "Generic Attention-model Explainability for Interpreting Bi-Modal and ' +
+    'Encoder-Decoder Transformers" (ICCV); CLIP notebook of hila-chefer/Transformer-MM-Explainability',
+  // Gradients are of the (image, prompt) score: the worker computes them per pair (relevance with
+  // includeGradients, which differentiates every layer so any start layer works here).
+  needs: ['vision-attention', 'gradients'],
+  supportsQuery: false,
+  options: {
+    startLayer: layerOption('vision', 'From layer', -1, 'First layer accumulated; the last layer alone is the reference notebook\'s default.'),
+    textStartLayer: layerOption('text', 'Text from layer', -1, 'First text layer accumulated for the prompt-word view.'),
+  },
+  compute(input, o) {
+    const { vision, gradients, grid } = input;
+    if (!vision || !gradients) return null;
+    return imageRelevance(vision, gradients.vision, grid, o.startLayer);
+  },
+  tokens: {
+    needs: ['text-attention', 'gradients'],
+    compute(input, o) {
+      const { text, gradients } = input;
+      return text && gradients ? textRelevanceTokens(text, gradients.text, o.textStartLayer) : null;
+    },
+  },
+});
+
 /** Every method the app offers, in menu order. */
-export const EXPLAIN_METHODS: readonly ExplainMethod[] = [rawAttention, attentionRollout];
+export const EXPLAIN_METHODS: readonly ExplainMethod[] = [rawAttention, attentionRollout, gradientRelevance];
 
 /** The method with this id; throws with the list of known ids. */
 export function getMethod(id: string): ExplainMethod {

@@ -15,7 +15,13 @@ export type ModelSource =
   /** A folder reachable over HTTP: `${baseUrl}config.json`, `${baseUrl}onnx/vision_model.onnx`, … */
   | { kind: 'url'; id: string; baseUrl: string; variant: ModelVariant }
   /** Files picked from the user's disk, keyed by path inside the folder (`onnx/vision_model.onnx`). */
-  | { kind: 'files'; id: string; files: Record<string, Blob>; variant: ModelVariant };
+  | { kind: 'files'; id: string; files: Record<string, Blob>; variant: ModelVariant }
+  /**
+   * A repository on the Hugging Face Hub, or on a server with the same URLs
+   * (`{host}/{repo}/resolve/{revision}/{file}`). The worker keeps complete, verified files in
+   * Cache Storage and reads them from there on later loads, without any request.
+   */
+  | { kind: 'hub'; id: string; host: string; repo: string; revision: string; variant: ModelVariant };
 
 export type Backend = 'webgpu' | 'wasm';
 
@@ -95,6 +101,102 @@ export interface TextResult {
   attentions: AttentionTensor; // seq = ids.length
 }
 
+/**
+ * Gradient-weighted relevance (Chefer et al. 2021, CLIP notebook) of one (image, prompt) pair,
+ * computed in the worker by differentiating the model's own ONNX graphs with tfjs
+ * (src/worker/grad). The image must have been sent with `encodeImage` before: the worker keeps
+ * the preprocessed pixels of the last 64 images.
+ */
+export interface RelevanceRequest {
+  requestId: number;
+  imageId: string;
+  /** Token ids of the prompt, start and end-of-text included, unpadded (as for `encodeText`). */
+  promptIds: number[];
+  /** First vision layer accumulated: -1 = last layer only (the notebook's default), 0 = all. */
+  startLayerImage: number;
+  /** Same for the text encoder. */
+  startLayerText: number;
+  /**
+   * Also return ∂score/∂A for every layer of both encoders (then differentiated from layer 0,
+   * whatever the start layers), for the `relevance` method in src/explain/registry.ts.
+   * Large for big models (B/16: ~11 MB); such results are not cached in the worker.
+   */
+  includeGradients?: boolean;
+}
+
+/** Steps of a relevance request, for a progress indicator. */
+export interface RelevanceProgress {
+  requestId: number;
+  stage: 'prepare' | 'text-forward' | 'vision' | 'text' | 'done';
+  /** Steps done so far, of `steps`. */
+  step: number;
+  steps: number;
+}
+
+export interface RelevanceResult {
+  imageId: string;
+  /** R[CLS, 1:]: one value per patch, row-major over `grid`; ≥ 0, not normalised. */
+  imageMap: Float32Array;
+  grid: { width: number; height: number };
+  /** R[EOT, 1:EOT]: one value per token between start and end-of-text (promptIds.length − 2). */
+  textMap: Float32Array;
+  /**
+   * Vision (layers × heads), row-major: Σ_{q,k} |∂score/∂A ⊙ A| per head. Layers below
+   * `startLayerImage` are 0 (not differentiated) unless `includeGradients`.
+   */
+  headImportance: Float32Array;
+  /** Text (layers × heads), as `headImportance`. */
+  textHeadImportance: Float32Array;
+  /** exp(logit_scale) · cos(image_embeds, text_embeds), as the interpreted graphs compute it. */
+  score: number;
+  /** ∂score/∂A, layout (layers, heads, seq, seq); only with `includeGradients`. */
+  gradients?: { vision: AttentionTensor; text: AttentionTensor };
+  /** tfjs backend that computed it: 'webgpu' | 'webgl' | 'wasm' | 'cpu'. */
+  backend: string;
+  /** Time spent in the worker, ms (0 when answered from the worker's cache). */
+  ms: number;
+  /** True when the worker answered from its result cache. */
+  cached: boolean;
+}
+
+/**
+ * Gradient-free dense prompt maps: the vision encoder's last block is re-run with its attention
+ * replaced and without residual and FFN, the post-LayerNorm and projection are applied to every
+ * patch token, and each patch's embedding is compared with the prompt's (cosine similarity).
+ * - `clearclip`: query-query attention softmax(q·qᵀ/√d) (Lan et al. 2024, "ClearCLIP:
+ *   Decomposing CLIP Representations for Dense Vision-Language Inference", ECCV).
+ * - `maskclip`: no attention, each token keeps its own value (Zhou, Loy & Dai 2022, "Extract
+ *   Free Dense Labels from CLIP", ECCV).
+ */
+export type DenseMapMode = 'clearclip' | 'maskclip';
+
+/**
+ * A dense prompt map of one (image, prompt) pair, computed in the worker by re-running the last
+ * vision block of the model's own ONNX graph with tfjs (src/worker/grad/dense.ts). The image
+ * must have been sent with `encodeImage` before (the worker keeps the last 64 images' pixels).
+ */
+export interface DenseMapRequest {
+  requestId: number;
+  imageId: string;
+  /** Token ids of the prompt, start and end-of-text included, unpadded (as for `encodeText`). */
+  promptIds: number[];
+  mode: DenseMapMode;
+}
+
+export interface DenseMapResult {
+  imageId: string;
+  /**
+   * Cosine similarity of each patch's embedding with the prompt's embedding, in [-1, 1]; one
+   * value per patch (CLS excluded), row-major over `grid`. Not normalised: the renderer does that.
+   */
+  map: Float32Array;
+  grid: { width: number; height: number };
+  /** Time spent in the worker, ms (0 when answered from the worker's cache). */
+  ms: number;
+  /** True when the worker answered from its cache (per image, prompt and mode). */
+  cached: boolean;
+}
+
 /** Counters that let tests (and the curious) see when the model actually runs. */
 export interface RunCounters {
   imageRuns: number;
@@ -109,6 +211,8 @@ export type WorkerErrorCode =
   | 'model-format'
   | 'unsupported-model'
   | 'no-model'
+  /** A relevance request for an image the worker no longer (or never) had: encode it again. */
+  | 'unknown-image'
   | 'runtime';
 
 export interface WorkerInit {
@@ -126,6 +230,18 @@ export interface LensWorkerApi {
   encodeText(req: TextRequest): Promise<TextResult>;
   cancel(requestId: number): void;
   counters(): RunCounters;
+  /**
+   * Gradient relevance of one (image, prompt) pair; see {@link RelevanceRequest}. The first call
+   * per model builds the tfjs graphs (reads the model files again from the cache). Cancellable
+   * between steps; `onProgress` (pass it through `Comlink.proxy`) reports the steps.
+   */
+  relevance(req: RelevanceRequest, onProgress?: (p: RelevanceProgress) => void): Promise<RelevanceResult>;
+  /**
+   * Gradient-free dense prompt map of one (image, prompt) pair; see {@link DenseMapRequest}.
+   * Shares the tfjs graphs of `relevance` (the first call of either builds them). Cancellable
+   * before the pass starts; answered from a small cache when repeated.
+   */
+  denseMap(req: DenseMapRequest): Promise<DenseMapResult>;
 }
 
 /** Prefix of error messages thrown by the worker: `[code] message`; see `parseWorkerError`. */

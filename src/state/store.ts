@@ -4,6 +4,7 @@
  */
 import { create } from 'zustand';
 import type { Backend, ModelVariant } from '../protocol';
+import type { ModelChoice } from '../model/hub';
 import type { ColormapId } from '../render/colormap';
 
 export type ImageStatus = 'queued' | 'running' | 'done' | 'error';
@@ -39,6 +40,8 @@ export interface ViewOptions {
   /** Patch whose attention row is shown instead of the CLS row; null = CLS. */
   queryPatch: number | null;
   rolloutDiscard: number;
+  /** First layer that gradient relevance accumulates (-1: the last layer only, 0: all layers). */
+  relevanceStart: number;
 }
 
 export interface ModelState {
@@ -47,7 +50,19 @@ export interface ModelState {
   variant: ModelVariant;
   backend: Backend | null;
   wasmThreads: number;
-  progress: { file: string; loaded: number; total: number | null } | null;
+  /**
+   * Download progress of the load in flight, summed over its files: bytes so far, the total when
+   * every file's size is known, and the recent rate in bytes per second (null until measurable).
+   */
+  progress: { file: string; loaded: number; total: number | null; rate: number | null } | null;
+  /** The model loaded, or being loaded (what the picker shows as selected). */
+  choice: ModelChoice | null;
+  /** A load that failed while the previous model kept working: the picker offers to retry it. */
+  failed: ModelChoice | null;
+  /** Something to know that is not an error, e.g. “offline: using the small bundled model”. */
+  note: string | null;
+  /** The Hub address downloads use (shown when it is not the public Hub). */
+  hubHost: string;
   error: string | null;
   vision: { layers: number; heads: number } | null;
   text: { layers: number; heads: number } | null;
@@ -76,12 +91,13 @@ const initialPrompts: PromptEntry[] = ['a red circle', 'a blue square', 'a yello
 export const useLens = create<LensState>()((set) => ({
   model: {
     status: 'idle', id: '', variant: 'fp32', backend: null, wasmThreads: 1, progress: null, error: null, vision: null, text: null,
+    choice: null, failed: null, note: null, hubHost: '',
   },
   images: [],
   prompts: initialPrompts,
   view: {
     method: 'attention', layer: -1, heads: [], fusion: 'mean', colormap: 'inferno', opacity: 0.6,
-    promptId: initialPrompts[0]?.id ?? null, focusImageId: null, queryPatch: null, rolloutDiscard: 0,
+    promptId: initialPrompts[0]?.id ?? null, focusImageId: null, queryPatch: null, rolloutDiscard: 0, relevanceStart: -1,
   },
   resultsVersion: 0,
   setModel: (patch) => set((s) => ({ model: { ...s.model, ...patch } })),

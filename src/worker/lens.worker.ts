@@ -20,6 +20,16 @@ const api: LensWorkerApi = {
     const result = await runtime.encodeText(req);
     return Comlink.transfer(result, [result.embeds.buffer, result.attentions.data.buffer]);
   },
+  relevance: async (req, onProgress) => {
+    const r = await runtime.relevance(req, onProgress);
+    const buffers = [r.imageMap.buffer, r.textMap.buffer, r.headImportance.buffer, r.textHeadImportance.buffer];
+    if (r.gradients) buffers.push(r.gradients.vision.data.buffer, r.gradients.text.data.buffer);
+    return Comlink.transfer(r, buffers);
+  },
+  denseMap: async (req) => {
+    const r = await runtime.denseMap(req);
+    return Comlink.transfer(r, [r.map.buffer]);
+  },
   cancel: (requestId) => runtime.cancel(requestId),
   counters: () => runtime.counters(),
 };

@@ -1,19 +1,39 @@
 /**
- * Reading the files of a model folder (Hugging Face layout) from a URL or from picked files,
- * with byte progress.
+ * Reading the files of a model folder (Hugging Face layout) from a URL, from the Hub (through
+ * Cache Storage, see ./hub/) or from picked files, with byte progress.
  */
-import { formatWorkerError, VARIANT_SUFFIX, type ModelSource } from '../protocol';
+import { formatWorkerError, type ModelSource } from '../protocol';
+import { encoderFile, MODEL_JSON_FILES } from '../model/folder';
+import { readHubFile } from './hub/hubFiles';
 
 export type Progress = (file: string, loaded: number, total: number | null) => void;
 
-export const JSON_FILES = ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
+export const JSON_FILES = MODEL_JSON_FILES;
 
 export function onnxPath(encoder: 'vision' | 'text', source: ModelSource): string {
-  return `onnx/${encoder}_model${VARIANT_SUFFIX[source.variant]}.onnx`;
+  return encoderFile(encoder, source.variant);
 }
 
 function fetchError(file: string, why: string): Error {
   return new Error(formatWorkerError('model-fetch', `Could not load ${file}: ${why}`));
+}
+
+/**
+ * One abort per load, shared by all its files: when one Hub file fails for good, the others stop
+ * downloading instead of finishing hundreds of MB nobody will use.
+ */
+const siblings = new WeakMap<AbortSignal, AbortController>();
+
+function sharedAbort(signal: AbortSignal): AbortController {
+  let c = siblings.get(signal);
+  if (!c) {
+    const controller = new AbortController();
+    if (signal.aborted) controller.abort();
+    else signal.addEventListener('abort', () => controller.abort(), { once: true });
+    siblings.set(signal, controller);
+    c = controller;
+  }
+  return c;
 }
 
 /** Reads a response body chunk by chunk so that progress can be shown. */
@@ -54,6 +74,16 @@ export async function readModelFile(source: ModelSource, path: string, onProgres
     if (!blob) throw fetchError(path, 'the chosen folder has no such file.');
     onProgress(path, blob.size, blob.size);
     return new Uint8Array(await blob.arrayBuffer());
+  }
+  if (source.kind === 'hub') {
+    const shared = sharedAbort(signal);
+    try {
+      const { bytes } = await readHubFile(source, path, (loaded, total) => onProgress(path, loaded, total), shared.signal);
+      return bytes;
+    } catch (e) {
+      shared.abort();
+      throw e;
+    }
   }
   const url = new URL(path, source.baseUrl).href;
   let res: Response;

@@ -6,11 +6,16 @@ import {
   formatWorkerError,
   type AttentionTensor,
   type Backend,
+  type DenseMapRequest,
+  type DenseMapResult,
   type ImageRequest,
   type ImageResult,
   type LoadProgress,
   type ModelInfo,
   type ModelSource,
+  type RelevanceProgress,
+  type RelevanceRequest,
+  type RelevanceResult,
   type RunCounters,
   type TextRequest,
   type TextResult,
@@ -22,6 +27,8 @@ import { decodeImage } from './decode';
 import { JSON_FILES, onnxPath, readModelFile, readModelJson } from './modelFiles';
 import { findAttentionSoftmax, patchOutputs } from './onnx/attention';
 import { attentionToFloat32 } from './onnx/tensors';
+import { RelevanceEngine } from './grad/engine';
+import { DenseEngine } from './grad/dense';
 
 interface Encoder {
   session: ort.InferenceSession;
@@ -51,6 +58,10 @@ export class ModelRuntime {
   private runs: RunCounters = { imageRuns: 0, textRuns: 0 };
   /** ORT sessions run one request at a time; requests wait here in order. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Gradient relevance: tfjs graphs, kept pixels and results (see ./grad/engine.ts). */
+  private relevanceEngine = new RelevanceEngine();
+  /** Dense prompt maps, on the relevance engine's graphs and pixels (see ./grad/dense.ts). */
+  private denseEngine = new DenseEngine(this.relevanceEngine);
 
   init(opts: WorkerInit): void {
     this.opts = opts;
@@ -117,6 +128,15 @@ export class ModelRuntime {
         patchMs,
       };
       this.loaded = { info, shape, preprocessor, ...sessions };
+      // Gradient relevance builds its own graphs on first use, reading the stock files again.
+      this.relevanceEngine.setModel({
+        readBytes: (which) => readModelFile(source, onnxPath(which, source), () => {}, new AbortController().signal),
+        files: { vision: onnxPath('vision', source), text: onnxPath('text', source) },
+        vision: { input: visionPatch.input, output: visionPatch.embeds, attention: visionPatch.attentions, heads: shape.vision.heads },
+        text: { input: textPatch.input, output: textPatch.embeds, attention: textPatch.attentions, heads: shape.text.heads },
+        logitScale: shape.logitScale,
+        patchSize: shape.vision.patchSize,
+      });
       return info;
     } finally {
       this.loads.delete(requestId);
@@ -131,6 +151,7 @@ export class ModelRuntime {
       const input = new ort.Tensor('float32', pixelValues, [1, 3, height, width]);
       const out = await this.run(m, 'vision', input);
       this.runs.imageRuns++;
+      this.relevanceEngine.rememberPixels(req.imageId, pixelValues, [1, 3, height, width]);
       const gridW = Math.floor(width / m.shape.vision.patchSize);
       const gridH = Math.floor(height / m.shape.vision.patchSize);
       const s = decoded.scale;
@@ -153,6 +174,26 @@ export class ModelRuntime {
       this.runs.textRuns++;
       return out;
     });
+  }
+
+  /** Gradient relevance of one (image, prompt) pair, queued behind (and before) model runs. */
+  relevance(req: RelevanceRequest, onProgress?: (p: RelevanceProgress) => void): Promise<RelevanceResult> {
+    return this.enqueue(req.requestId, () =>
+      this.relevanceEngine.compute(
+        req,
+        () => {
+          if (this.cancelled.has(req.requestId)) throw cancelledError();
+        },
+        onProgress,
+      ));
+  }
+
+  /** Gradient-free dense prompt map (ClearCLIP / MaskCLIP) of one (image, prompt) pair, queued like relevance. */
+  denseMap(req: DenseMapRequest): Promise<DenseMapResult> {
+    return this.enqueue(req.requestId, () =>
+      this.denseEngine.compute(req, () => {
+        if (this.cancelled.has(req.requestId)) throw cancelledError();
+      }));
   }
 
   private enqueue<T>(requestId: number, job: (m: Loaded) => Promise<T>): Promise<T> {
@@ -212,6 +253,7 @@ export class ModelRuntime {
   private async release(): Promise<void> {
     const m = this.loaded;
     this.loaded = null;
+    this.relevanceEngine.setModel(null);
     if (!m) return;
     await Promise.all([m.vision.session.release(), m.text.session.release()]).catch(() => undefined);
   }

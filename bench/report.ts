@@ -1,0 +1,154 @@
+/** bench/results.json → the markdown that docs/benchmarks.md shows. */
+import { failed, type InteractionResult, type ModelResult, type Outcome, type Results } from './results.js';
+import type { Summary } from './stats.js';
+
+const num = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const ms = (s: Summary): string => `${num(s.median)} ms (${num(s.min)}–${num(s.max)})`;
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
+const mark = (ok: boolean): string => (ok ? ' ✓' : ' ✗');
+
+/** A cell from a phase's outcome: its text, or why it is missing. */
+function cell<T extends object>(o: Outcome<T> | null | undefined, show: (v: T) => string): string {
+  if (o === null || o === undefined) return '—';
+  if (failed(o)) return `failed: ${o.error.replace(/\s+/g, ' ').replace(/\|/g, '/').slice(0, 90)}`;
+  return show(o);
+}
+
+function ok<T extends object>(o: Outcome<T> | null | undefined): T | null {
+  return o === null || o === undefined || failed(o) ? null : o;
+}
+
+/** GFLOP/s of the vision encoder at a latency. */
+const gflops = (m: ModelResult, latencyMs: number): number => (2 * m.macs.total) / (latencyMs * 1e6);
+
+function p50p95(r: InteractionResult, field: 'latency' | 'work'): string {
+  const main = `${num(r[field].median)} / ${num(r[field].p95)} ms`;
+  return field === 'work' ? `${main} (render ${num(r.render.median)} + paint ${num(r.paint.median)})` : main;
+}
+
+export function markdown(r: Results): string {
+  const models = r.models;
+  const peak = ok(r.peak);
+  const row = (label: string, target: string, f: (m: ModelResult) => string) =>
+    `| ${label} | ${models.map(f).join(' | ')} | ${target} |`;
+  const section = (title: string) => `| **${title}** | ${models.map(() => '').join(' | ')} | |`;
+  const isB16 = (m: ModelResult) => m.shape.patchSize === 16 && m.shape.hidden === 768;
+  const image = (m: ModelResult) => ok(m.image);
+  const tjs = (m: ModelResult) => ok(m.transformersJs);
+
+  const lines = [
+    `Run ${r.date}${r.quick ? ' (`--quick`)' : ''}, ${Math.round(r.durationS / 60)} min; ` +
+      `ONNX Runtime WASM with ${r.threads} threads unless noted. Cells: median (min–max) of the repetitions; ` +
+      'interaction: p50 / p95; ✓/✗ compares the median (p95 for interaction) with the target.',
+    '',
+    `| | ${models.map((m) => m.label).join(' | ')} | target |`,
+    `|---|${models.map(() => '---').join('|')}|---|`,
+    row('vision encoder: layers × heads, tokens', '', (m) => `${m.shape.layers} × ${m.shape.heads}, ${m.shape.seq}`),
+    row('multiply-adds per image', '', (m) => `${(m.macs.total / 1e9).toFixed(3)} G`),
+    row('vision_model.onnx', '', (m) => mb(m.visionFileBytes)),
+    section('Loading (vision + text encoders)'),
+    row('cold: empty HTTP cache, new page', '', (m) => cell(m.load, (l) => ms(l.cold))),
+    row('warm: second load by URL', '', (m) => cell(m.load, (l) => `${ms(l.warmHttp)}; ${l.warmHttpNetworkBytes === 0 ? 'all from HTTP cache' : `${mb(l.warmHttpNetworkBytes)} re-fetched`}`)),
+    row('warm: from Cache Storage', '', (m) => cell(m.load, (l) => ms(l.warmCache))),
+    row('graph patching (ModelInfo.patchMs)', '', (m) => cell(m.load, (l) => ms(l.patchMs))),
+    section('Image encoding, one image'),
+    row('plain graph (embeddings only)', '', (m) => cell(m.image, (i) => ms(i.plain))),
+    row('patched graph, all attentions out', '', (m) => cell(m.image, (i) => ms(i.patchedRun))),
+    row('… + regrouping, as the worker posts it', '', (m) => cell(m.image, (i) => ms(i.patched))),
+    row('attention overhead (patched + regrouping vs plain)', '≤ 10 %', (m) => cell(m.image, (i) => {
+      const o = i.patched.median / i.plain.median - 1;
+      return pct(o) + mark(o <= 0.1);
+    })),
+    row('transformers.js, CLIPVisionModelWithProjection', '', (m) => cell(m.transformersJs, (t) => ms(t.image))),
+    row('ours, plain graph ÷ transformers.js (ORT builds compared)', '', (m) => {
+      const i = image(m);
+      const t = tjs(m);
+      return i && t ? `${(i.plain.median / t.image.median).toFixed(2)}×` : '—';
+    }),
+    row('ours with attentions ÷ transformers.js', '≤ 1.0×', (m) => {
+      const i = image(m);
+      const t = tjs(m);
+      if (!i || !t) return '—';
+      const x = i.patched.median / t.image.median;
+      return `${x.toFixed(2)}×${mark(x <= 1)}`;
+    }),
+    row('transformers.js load (vision only)', '', (m) => cell(m.transformersJs, (t) => ms(t.load))),
+    row('achieved, with attentions: GFLOP/s, % of peak', '≥ 50 %', (m) => {
+      const i = image(m);
+      if (!i) return '—';
+      const g = gflops(m, i.patched.median);
+      return peak ? `${g.toFixed(1)}, ${((g / peak.gflops) * 100).toFixed(0)} %${mark(g / peak.gflops >= 0.5)}` : g.toFixed(1);
+    }),
+    row('linear layers alone (same shapes, one graph)', '', (m) => cell(m.linear, (s) => {
+      const i = image(m);
+      const g = (2 * m.macs.linear) / (s.median * 1e6);
+      return `${ms(s)}; ${g.toFixed(1)} GFLOP/s${i ? `; ${((s.median / i.plain.median) * 100).toFixed(0)} % of the plain encoder's time for ${((m.macs.linear / m.macs.total) * 100).toFixed(0)} % of its work` : ''}`;
+    })),
+    section('Text and explanations'),
+    row('text encoding, 8 prompts one by one', '', (m) => cell(m.text8, ms)),
+    row('rollout, full matrix (src/explain/rollout.ts)', '', (m) => cell(m.rollout, (x) => ms(x.matrix))),
+    row('rollout, the map (CLS row, as the app paints)', '', (m) => cell(m.rollout, (x) => ms(x.map))),
+    row('gradient relevance, last layer ÷ image encoding', '≤ 1.5×', (m) => relevanceCell(m, 'last', 1.5)),
+    row('gradient relevance, all layers ÷ image encoding', '≤ 4×', (m) => relevanceCell(m, 'all', 4)),
+    row('gradient relevance, first request (builds the tfjs graphs)', '', (m) =>
+      'unavailable' in m.relevance ? m.relevance.unavailable : cell(m.relevance, (x) => `${num(x.firstMs)} ms (tfjs ${x.backend})`)),
+    row('dense prompt map', '', (m) => m.denseMap.unavailable),
+    section('The app (production build, one worker)'),
+    row('layer/head change → painted, card only (p50 / p95)', '≤ 16 ms', (m) => cell(m.interaction, (x) => p50p95(x.single, 'latency') + mark(x.single.latency.p95 <= 16))),
+    row('… main-thread work in it (p50 / p95)', '', (m) => cell(m.interaction, (x) => p50p95(x.single, 'work'))),
+    row('layer/head change → painted, with layers × heads grid', '≤ 50 ms (B/16)', (m) => cell(m.interaction, (x) => p50p95(x.grid, 'latency') + (isB16(m) ? mark(x.grid.latency.p95 <= 50) : ''))),
+    row('… main-thread work in it (p50 / p95)', '', (m) => cell(m.interaction, (x) => p50p95(x.grid, 'work'))),
+    row('canvases painted per change: card / grid', '', (m) => cell(m.interaction, (x) => `${x.single.canvases} / ${x.grid.canvases}`)),
+    row('20 images end to end; per image', '', (m) => cell(m.throughput, (t) => `${(t.totalMs / 1000).toFixed(1)} s; ${ms(t.perImage)}${t.errors ? `; ${t.errors} errors` : ''}`)),
+    row('longest main-thread task meanwhile; tasks > 50 ms', '≤ 50 ms', (m) => cell(m.throughput, (t) => `${num(t.longestTaskMs)} ms; ${t.tasksOver50ms}${mark(t.longestTaskMs <= 50)}`)),
+    row('JS memory after 20 images: page + workers (UA)', '', (m) => cell(m.throughput, (t) => memoryCell(t.memory))),
+    row('attention per image (fp32); for 20 images', '', (m) => `${mb(m.attentionBytes)}; ${mb(20 * m.attentionBytes)}`),
+    section('PyTorch on this machine (CPU, same architecture)'),
+    row('image encoding (no_grad)', '', (m) => cell(m.torch, (t) => ms(t.image))),
+    row('ours with attentions ÷ PyTorch', '', (m) => {
+      const i = image(m);
+      const t = ok(m.torch);
+      return i && t ? `${(i.patched.median / t.image.median).toFixed(2)}×` : '—';
+    }),
+    row('gradient relevance, last layer (image + prompt)', '', (m) => cell(m.torch, (t) => `${ms(t.relevanceLast)}; ${(t.relevanceLast.median / t.image.median).toFixed(1)}× its image encoding`)),
+    row('gradient relevance, all layers', '', (m) => cell(m.torch, (t) => `${ms(t.relevanceAll)}; ${(t.relevanceAll.median / t.image.median).toFixed(1)}×`)),
+    '',
+    peak
+      ? `Measured peak: a chain of 8 float32 MatMuls of 1024 × 1024 whose data stays in the graph (bench/graphs.py), same ORT WASM build and threads: ${ms(peak.ms)} for ${(peak.macs / 1e9).toFixed(1)} G multiply-adds = **${peak.gflops.toFixed(1)} GFLOP/s**.`
+      : `Measured peak: ${cell(r.peak, () => '')}`,
+    '',
+    `WebGPU smoke test (bundled model, SwiftShader: a correctness line, not a timing): ${cell(r.webgpuSmoke, (w) =>
+      `backend ${w.backend}; load ${ms(w.load)}; image plain ${ms(w.plain)}, with attentions ${ms(w.patched)}`)}.`,
+  ];
+  return lines.join('\n');
+}
+
+function relevanceCell(m: ModelResult, which: 'last' | 'all', target: number): string {
+  const rel = m.relevance;
+  if ('unavailable' in rel) return rel.unavailable;
+  return cell(rel, (x) => {
+    const i = ok(m.image);
+    if (!i) return ms(x[which]);
+    const ratio = x[which].median / i.patched.median;
+    return `${ms(x[which])}; ${ratio.toFixed(1)}×${mark(ratio <= target)}`;
+  });
+}
+
+function memoryCell(mem: { uaBytes: number | null; uaByScope: Record<string, number>; mainHeapBytes: number | null }): string {
+  if (mem.uaBytes === null) return mem.mainHeapBytes === null ? 'not measurable' : `page heap ${mb(mem.mainHeapBytes)}`;
+  const parts = Object.entries(mem.uaByScope).sort((a, b) => b[1] - a[1]).map(([scope, bytes]) => `${scope.replace('GlobalScope', '')} ${mb(bytes)}`);
+  return `${mb(mem.uaBytes)} (${parts.join(', ')})`;
+}
+
+export function machineLine(r: Results): string {
+  const m = r.machine;
+  return [
+    `- CPU: ${m.cpu}, ${m.cores} cores; ${m.memoryGiB} GiB RAM; ${m.os}`,
+    `- Browser: ${m.chromium}, headless, driven by Playwright ${m.playwright}; Node ${m.node}`,
+    `- onnxruntime-web ${m.onnxruntimeWeb} (ours); transformers.js ${m.transformersJs} with its own onnxruntime-web ${m.transformersJsOnnxruntimeWeb}`,
+    `- PyTorch ${m.torch} (Debian), ${r.threads} threads`,
+    `- Load average (1 min): ${m.loadAverage.before.toFixed(2)} before, during median ${m.loadAverage.median.toFixed(2)} / max ${m.loadAverage.max.toFixed(2)}, ` +
+      `${m.loadAverage.after.toFixed(2)} after (the bench alone: about 2)${m.busy.length ? `; **busy: ${m.busy.join('; ')}**` : ''}`,
+  ].join('\n');
+}

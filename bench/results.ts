@@ -1,0 +1,134 @@
+/** The shape of bench/results.json. Times in milliseconds, sizes in bytes. */
+import type { VisionMacs, VisionShape } from './flops.js';
+import type { Summary } from './stats.js';
+
+/** A phase that failed keeps its message; the rest of the run goes on. */
+export type Outcome<T> = T | { error: string };
+
+export function failed<T extends object>(o: Outcome<T> | null | undefined): o is { error: string } {
+  return typeof o === 'object' && o !== null && 'error' in o;
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  chromium: string;
+  node: string;
+  playwright: string;
+  onnxruntimeWeb: string;
+  transformersJs: string;
+  /** The onnxruntime-web that transformers.js bundles (its own dependency). */
+  transformersJsOnnxruntimeWeb: string;
+  torch: string;
+  /**
+   * Load average (1 min) before and after the run, and its median and maximum sampled every 15 s
+   * during it. The bench alone keeps it near 2 on 2 cores; more means another job competed.
+   */
+  loadAverage: { before: number; after: number; median: number; max: number };
+  /** Other heavy processes seen at the start (e.g. a training job): timings are then worthless. */
+  busy: string[];
+}
+
+export interface LoadResult {
+  cold: Summary;
+  /** Second load by URL: the HTTP cache, if the browser kept the file. */
+  warmHttp: Summary;
+  /** Load from files kept in Cache Storage, as the app keeps Hub models. */
+  warmCache: Summary;
+  patchMs: Summary;
+  /** Bytes over the network: cold and warm-by-URL (0 = all from the HTTP cache). */
+  coldNetworkBytes: number;
+  warmHttpNetworkBytes: number;
+  bodyBytes: number;
+}
+
+export interface InteractionResult {
+  /** Input → last canvas painted (putImageData returned). */
+  latency: Summary;
+  /** Main-thread work in it: React render and commit, then the paint callbacks (waiting for the frame excluded). */
+  work: Summary;
+  /** The two parts of the work: React's render and commit (maps are computed in render), and painting the canvases. */
+  render: Summary;
+  paint: Summary;
+  /** Canvases painted per change (median). */
+  canvases: number;
+  /** Changes after which nothing was painted within 5 s. */
+  timeouts: number;
+}
+
+export interface LongFrame {
+  start: number;
+  duration: number;
+  blocking: number;
+  /** Top scripts of the frame (Long Animation Frames API): "invoker (function) ms". */
+  scripts: string[];
+}
+
+export interface ThroughputResult {
+  images: number;
+  errors: number;
+  /** From the file input's change event to the 20th result. */
+  totalMs: number;
+  /** Intervals between successive results. */
+  perImage: Summary;
+  longestTaskMs: number;
+  tasksOver50ms: number;
+  longestFrames: LongFrame[];
+  memory: MemoryResult;
+}
+
+export interface MemoryResult {
+  /** performance.measureUserAgentSpecificMemory(): total, and by scope (Window, DedicatedWorkerGlobalScope…). */
+  uaBytes: number | null;
+  uaByScope: Record<string, number>;
+  /** performance.memory.usedJSHeapSize of the page (main thread only). */
+  mainHeapBytes: number | null;
+}
+
+export interface TorchResult {
+  torch: string;
+  threads: number;
+  image: Summary;
+  relevanceLast: Summary;
+  relevanceAll: Summary;
+}
+
+export interface ModelResult {
+  id: string;
+  label: string;
+  shape: VisionShape;
+  macs: VisionMacs;
+  attentionBytes: number;
+  visionFileBytes: number;
+  /** The app's status line once the model loaded, e.g. "ready · WASM, 2 threads". */
+  appStatus: string | null;
+  load: Outcome<LoadResult>;
+  /** session.run on the plain graph, on the patched graph, and patched + regrouping (what the app pays). */
+  image: Outcome<{ plain: Summary; patchedRun: Summary; patched: Summary }>;
+  text8: Outcome<Summary>;
+  rollout: Outcome<{ matrix: Summary; map: Summary }>;
+  /** Gradient relevance through the worker API, or why it is not measured. */
+  relevance: Outcome<{ firstMs: number; last: Summary; all: Summary; backend: string }> | { unavailable: string };
+  /** Gradient-free dense prompt map (MaskCLIP family), or why it is not measured. */
+  denseMap: { unavailable: string };
+  transformersJs: Outcome<{ load: Summary; image: Summary }>;
+  /** The encoder's linear layers alone (bench/graphs.py), same ORT build. */
+  linear: Outcome<Summary> | null;
+  interaction: Outcome<{ single: InteractionResult; grid: InteractionResult }> | null;
+  throughput: Outcome<ThroughputResult> | null;
+  torch: Outcome<TorchResult> | null;
+}
+
+export interface Results {
+  date: string;
+  quick: boolean;
+  durationS: number;
+  threads: number;
+  machine: Machine;
+  /** Chain of 1024² MatMuls (bench/graphs.py) in the same ORT WASM build: the measured peak. */
+  peak: Outcome<{ ms: Summary; macs: number; gflops: number }>;
+  models: ModelResult[];
+  webgpuSmoke: Outcome<{ backend: string; load: Summary; plain: Summary; patched: Summary }>;
+}

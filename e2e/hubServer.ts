@@ -1,0 +1,180 @@
+/**
+ * A local stand-in for the Hugging Face Hub, for the browser tests: serves the bundled model
+ * folder (public/models/clip-lens-shapes) at Hub URLs, `/{owner}/{name}/resolve/{revision}/{file}`,
+ * with the headers a cross-origin, cross-origin-isolated page needs (CORS, exposed Content-Range
+ * and ETag, `Cross-Origin-Resource-Policy: cross-origin`), Content-Length, and Range requests.
+ *
+ * The repository owner selects a behaviour, so a test picks a fault by typing a repo id:
+ *
+ * | owner            | behaviour                                                                   |
+ * |------------------|-----------------------------------------------------------------------------|
+ * | `Test`, `Xenova` | a healthy Hub (`Xenova/clip-vit-*` stands in for the real OpenAI CLIP repos) |
+ * | `Slow`           | `.onnx` files trickle at ~2 MB/s (progress and Cancel can be seen)           |
+ * | `Flaky`          | the first GET of each `.json` file answers 503; the first GET of each `.onnx` |
+ * |                  | file stops halfway and drops the connection (then Range requests work)       |
+ * | `Fault404`       | the vision `.onnx` files are missing (404, like the Hub's EntryNotFound)     |
+ * | `FaultHtml`      | the vision `.onnx` files come back as an HTML page with status 200           |
+ * | `FaultHonest`    | the vision `.onnx` files are cut in half, with a Content-Length that says so |
+ * | `FaultDishonest` | the vision `.onnx` files announce their full size but stop halfway, always   |
+ *
+ * Other repository names answer 401 RepoNotFound, as the Hub does. `faults = false` turns every
+ * owner into a healthy Hub (to test Retry). Every request is logged in `requests`.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { ROOT } from './lensPage';
+
+export interface HubRequest {
+  method: string;
+  /** Path and query as requested. */
+  path: string;
+  /** Repo-relative file, when the path is a resolve URL. */
+  file: string | null;
+  owner: string | null;
+  range: string | null;
+  status: number;
+}
+
+export interface HubServer {
+  /** `http://127.0.0.1:PORT`: pass as `?hub=` to the app. */
+  url: string;
+  requests: HubRequest[];
+  /** When false, every owner behaves like a healthy Hub. */
+  faults: boolean;
+  /** Bytes of each file of the served folder, by repo-relative path (`onnx/vision_model.onnx`). */
+  sizes: Record<string, number>;
+  close(): Promise<void>;
+}
+
+const MODEL_DIR = `${ROOT}public/models/clip-lens-shapes/`;
+
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = `${dir}${name}`;
+    return statSync(full).isDirectory() ? listFiles(`${full}/`, `${prefix}${name}/`) : [`${prefix}${name}`];
+  });
+}
+
+const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Error-Code, X-Error-Message',
+  // The app's page is cross-origin isolated (COEP require-corp): resources from other origins must opt in.
+  'Cross-Origin-Resource-Policy': 'cross-origin',
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Parses `bytes=N-` / `bytes=N-M` against a size; null when absent, 'bad' when unsatisfiable. */
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'bad' {
+  if (!header) return null;
+  const m = /^bytes=(\d+)-(\d*)$/.exec(header.trim());
+  if (!m || m[1] === undefined) return 'bad';
+  const start = Number(m[1]);
+  const end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+  return start >= size || end < start ? 'bad' : { start, end };
+}
+
+/** Starts the server on a free port of 127.0.0.1. */
+export async function startHubServer(): Promise<HubServer> {
+  const files = new Map<string, Buffer>();
+  for (const f of listFiles(MODEL_DIR)) files.set(f, readFileSync(MODEL_DIR + f));
+  const sizes = Object.fromEntries([...files].map(([f, b]) => [f, b.length]));
+  /** Files whose first GET already happened, per owner (for the "first time only" faults). */
+  const seen = new Set<string>();
+
+  const state: HubServer = { url: '', requests: [], faults: true, sizes, close: () => Promise.resolve() };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, log: HubRequest) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const m = /^\/([^/]+)\/([^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
+    const reply = (status: number, headers: Record<string, string | number>, body?: Buffer | string) => {
+      log.status = status;
+      res.writeHead(status, { ...CORS_HEADERS, ...headers });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (req.method === 'OPTIONS') {
+      return reply(204, {
+        'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+        'Access-Control-Allow-Headers': 'Range, If-Range, Cache-Control',
+        'Access-Control-Max-Age': '600',
+      });
+    }
+    if (!m || m[1] === undefined || m[2] === undefined || m[4] === undefined) {
+      return reply(404, { 'Content-Type': 'text/plain' }, 'Not found');
+    }
+    const owner = m[1];
+    const name = decodeURIComponent(m[2]);
+    const file = decodeURIComponent(m[4]);
+    log.owner = owner;
+    log.file = file;
+    const servesModel = name === 'clip-lens-shapes' || (owner === 'Xenova' && name.startsWith('clip-vit-'));
+    if (!servesModel) {
+      return reply(401, { 'Content-Type': 'application/json', 'X-Error-Code': 'RepoNotFound' }, '{"error":"Repository not found"}');
+    }
+    const data = files.get(file);
+    if (!data) {
+      return reply(404, { 'Content-Type': 'application/json', 'X-Error-Code': 'EntryNotFound' }, '{"error":"Entry not found"}');
+    }
+    const mode = state.faults ? owner : 'Test';
+    const isOnnx = file.endsWith('.onnx');
+    const isVision = /^onnx\/vision_model/.test(file);
+    const first = req.method === 'GET' && !seen.has(`${owner}/${file}`);
+    if (req.method === 'GET') seen.add(`${owner}/${file}`);
+    const base = {
+      'Content-Type': file.endsWith('.json') ? 'application/json; charset=utf-8' : 'application/octet-stream',
+      'Accept-Ranges': 'bytes',
+      ETag: `"${data.length.toString(16)}-clip-lens-shapes"`,
+    };
+
+    if (mode === 'Flaky' && first && !isOnnx) return reply(503, { 'Content-Type': 'text/plain' }, 'Service Unavailable');
+    if (mode === 'Fault404' && isVision) {
+      return reply(404, { 'Content-Type': 'application/json', 'X-Error-Code': 'EntryNotFound' }, '{"error":"Entry not found"}');
+    }
+    if (mode === 'FaultHtml' && isVision) {
+      return reply(200, { 'Content-Type': 'text/html; charset=utf-8' }, '<!doctype html><html><head><title>Hugging Face – Sign in</title></head><body>Sign in</body></html>');
+    }
+    // What this mode serves as the file: FaultHonest serves half a file as if it were all of it.
+    const body = mode === 'FaultHonest' && isVision ? data.subarray(0, Math.floor(data.length / 2)) : data;
+    const range = parseRange(req.headers.range, body.length);
+    if (range === 'bad') return reply(416, { ...base, 'Content-Range': `bytes */${body.length}` });
+    const start = range ? range.start : 0;
+    const end = range ? range.end : body.length - 1;
+    const headers: Record<string, string | number> = { ...base, 'Content-Length': end - start + 1 };
+    if (range) headers['Content-Range'] = `bytes ${start}-${end}/${body.length}`;
+    log.status = range ? 206 : 200;
+    res.writeHead(log.status, { ...CORS_HEADERS, ...headers });
+    if (req.method === 'HEAD') return res.end();
+    res.flushHeaders(); // a drop before any body byte still delivers the status line first
+
+    // Where this response stops and drops the connection, if it does.
+    const half = Math.floor(body.length / 2);
+    const stopAt = (mode === 'Flaky' && isOnnx && first) || (mode === 'FaultDishonest' && isVision) ? Math.max(start, half) : null;
+    const chunk = 64 * 1024;
+    for (let at = start; at <= end; at += chunk) {
+      const to = Math.min(end + 1, at + chunk, stopAt ?? Infinity);
+      if (to > at) res.write(body.subarray(at, to));
+      if (stopAt !== null && to >= stopAt) {
+        await sleep(50); // let the bytes leave before the connection drops
+        res.socket?.destroy();
+        return;
+      }
+      if (mode === 'Slow' && isOnnx) await sleep(30); // ~2 MB/s
+      if (res.destroyed) return; // the client went away (cancelled)
+    }
+    res.end();
+  };
+
+  const server = createServer((req, res) => {
+    const log: HubRequest = { method: req.method ?? '', path: req.url ?? '', file: null, owner: null, range: req.headers.range ?? null, status: 0 };
+    state.requests.push(log);
+    handle(req, res, log).catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.close = () => new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+  return state;
+}

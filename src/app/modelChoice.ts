@@ -1,0 +1,195 @@
+/**
+ * Which model to load: the picker's choices turned into worker sources, the remembered choice,
+ * the first-visit default (ViT-B/32 from the Hub when it answers, else the bundled model), and
+ * model folders from the user's disk. Loading itself is `loadModel` in ./pipeline.ts.
+ */
+import type { ModelSource, ModelVariant } from '../protocol';
+import { DEFAULT_HUB_REPO, formatBytes } from '../model/catalog';
+import { modelFolderFiles, VARIANTS, type ModelFolder, type PickedFile } from '../model/folder';
+import {
+  choiceFromAddress, choiceLabel, DEFAULT_REVISION, hubFileUrl, parseStoredChoice, PUBLIC_HUB_HOST, resolveHubHost, type ModelChoice,
+} from '../model/hub';
+import { cachedVariants } from '../model/modelCache';
+import { useLens } from '../state/store';
+import { bundledSource, cancelModelLoad, loadModel } from './pipeline';
+
+const STORAGE_KEY = 'clip-lens.model';
+/** A HEAD of one small file; a Hub that takes longer than this is treated as unreachable. */
+const PROBE_TIMEOUT_MS = 3000;
+
+/** The Hub host for this page: `?hub=` in the address, else the build's `VITE_HUB_HOST`, else huggingface.co. */
+export function hubHost(): string {
+  const fromBuild: unknown = import.meta.env['VITE_HUB_HOST'];
+  return resolveHubHost(new URLSearchParams(location.search).get('hub'), typeof fromBuild === 'string' ? fromBuild : undefined);
+}
+
+/** True when downloads go somewhere other than the public Hub (shown in the picker). */
+export function isCustomHub(): boolean {
+  return hubHost() !== PUBLIC_HUB_HOST;
+}
+
+/** The folder picked last; kept so that switching its variant or retrying works without re-picking. */
+let folder: ModelFolder | null = null;
+
+/** Variants the picked folder has (all three when no folder is picked). */
+export function folderVariants(): ModelVariant[] {
+  return folder ? folder.variants : [...VARIANTS];
+}
+
+/** The worker source for a choice; null for a folder choice when no folder is held. */
+export function sourceFor(choice: ModelChoice): ModelSource | null {
+  switch (choice.kind) {
+    case 'bundled':
+      return bundledSource(choice.variant);
+    case 'hub':
+      return { kind: 'hub', id: choice.repo, host: hubHost(), repo: choice.repo, revision: choice.revision, variant: choice.variant };
+    case 'folder':
+      return folder && folder.name === choice.name ? { kind: 'files', id: folder.name, files: folder.files, variant: choice.variant } : null;
+  }
+}
+
+/**
+ * Loads a choice from the picker; on success remembers it for the next visit (folders cannot be
+ * re-opened without the person, so they are not remembered).
+ */
+export async function loadChoice(choice: ModelChoice, options: { remember?: boolean; note?: string; failed?: ModelChoice } = {}): Promise<boolean> {
+  const source = sourceFor(choice);
+  if (!source) {
+    useLens.getState().setModel({ error: 'Pick the model folder again: the browser does not keep access to it.' });
+    return false;
+  }
+  const ok = await loadModel(source, {
+    choice, ...(options.note !== undefined ? { note: options.note } : {}), ...(options.failed ? { failed: options.failed } : {}),
+  });
+  if (ok && options.remember !== false && choice.kind !== 'folder') remember(choice);
+  if (ok && choice.kind === 'hub') await checkStored(choice);
+  return ok;
+}
+
+/**
+ * After a Hub model loaded: were its files kept? If the browser refused (storage full), say so,
+ * since the next visit would download it again.
+ */
+async function checkStored(choice: ModelChoice & { kind: 'hub' }): Promise<void> {
+  if (typeof caches === 'undefined') return;
+  const stored = await cachedVariants({ host: hubHost(), repo: choice.repo, revision: choice.revision }).catch(() => null);
+  if (!stored || stored.includes(choice.variant)) return;
+  const est = await navigator.storage?.estimate?.().catch(() => null);
+  const room = est?.quota ? ` (this site may use ${formatBytes(est.quota)}, ${formatBytes(est.usage ?? 0)} in use)` : '';
+  const { model, setModel } = useLens.getState();
+  if (model.status !== 'ready' || model.id !== choice.repo) return;
+  setModel({
+    note: `The browser's storage is full${room}: this model works now but could not be kept, so the next visit downloads it again. Free space under “Stored models”.`,
+  });
+}
+
+/** Loads the folder a person picked or dropped; says what is missing when it is not a model. */
+export async function loadModelFolder(picked: readonly PickedFile[]): Promise<boolean> {
+  const f = modelFolderFiles(picked);
+  if (f.variants.length === 0) {
+    const name = picked.length === 0 ? 'The chosen folder is empty' : `“${f.name}” is not a model folder`;
+    useLens.getState().setModel({ error: `${name}: it has no ${f.missing.join(', ')}. Pick the folder that holds config.json and onnx/.` });
+    return false;
+  }
+  folder = f;
+  const want = useLens.getState().model.variant;
+  const variant = f.variants.includes(want) ? want : (f.variants[0] ?? 'fp32');
+  return loadChoice({ kind: 'folder', name: f.name, variant });
+}
+
+/** Retry button: the failed choice again, or the current one. */
+export async function retryModel(): Promise<boolean> {
+  const { failed, choice } = useLens.getState().model;
+  const again = failed ?? choice;
+  return again ? loadChoice(again) : loadChoice({ kind: 'bundled', variant: 'fp32' });
+}
+
+/** Cancel button: stop the download; with nothing loaded before, fall back to the bundled model. */
+export async function cancelLoad(): Promise<void> {
+  const { choice } = useLens.getState().model;
+  if (await cancelModelLoad()) return;
+  await loadChoice({ kind: 'bundled', variant: 'fp32' }, {
+    remember: false,
+    note: 'Loading was cancelled: using the small bundled model.',
+    ...(choice && choice.kind !== 'bundled' ? { failed: choice } : {}),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Remembered choice and first visit
+
+/** The choice saved by {@link remember}, if it is still well formed. */
+export function rememberedChoice(): ModelChoice | null {
+  try {
+    return parseStoredChoice(localStorage.getItem(STORAGE_KEY));
+  } catch {
+    return null; // storage disabled
+  }
+}
+
+function remember(choice: ModelChoice): void {
+  try {
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(choice));
+  } catch {
+    // Storage full or disabled: the choice is simply not remembered.
+  }
+}
+
+/** Does the Hub answer? A HEAD of the default model's config.json, with a short timeout. */
+async function hubReachable(host: string): Promise<boolean> {
+  if (navigator.onLine === false) return false;
+  try {
+    const url = hubFileUrl({ host, repo: DEFAULT_HUB_REPO, revision: DEFAULT_REVISION }, 'config.json');
+    const res = await fetch(url, { method: 'HEAD', cache: 'no-store', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The first load of a visit: the model in the address, else the remembered one, else ViT-B/32
+ * from the Hub when it answers (or is already stored), else the bundled model with a note.
+ * A Hub model that fails at start-up falls back to the bundled model, with Retry offered.
+ */
+export async function startModel(): Promise<void> {
+  const { setModel } = useLens.getState();
+  const host = hubHost();
+  setModel({ hubHost: host });
+  const fromAddress = choiceFromAddress(location.search);
+  if (fromAddress && 'error' in fromAddress) {
+    await loadChoice({ kind: 'bundled', variant: 'fp32' }, { remember: false, note: `${fromAddress.error} Using the small bundled model.` });
+    return;
+  }
+  const chosen = fromAddress ?? rememberedChoice();
+  if (chosen) {
+    await startWith(chosen);
+    return;
+  }
+  setModel({ status: 'loading', note: 'Looking for the Hugging Face Hub…' });
+  const preferred: ModelChoice = { kind: 'hub', repo: DEFAULT_HUB_REPO, revision: DEFAULT_REVISION, variant: 'fp32' };
+  const stored = await cachedVariants({ host, repo: DEFAULT_HUB_REPO, revision: DEFAULT_REVISION }).catch((): ModelVariant[] => []);
+  const reachable = stored.includes('fp32') || (await hubReachable(host));
+  // The person may have picked a model (or pressed Cancel) while the Hub was being asked.
+  if (useLens.getState().model.choice !== null) return;
+  if (reachable) {
+    await startWith(preferred);
+    return;
+  }
+  await loadChoice({ kind: 'bundled', variant: 'fp32' }, {
+    remember: false,
+    note: 'Offline: using the small bundled model (the Hugging Face Hub did not answer). Pick OpenAI CLIP when you are online.',
+  });
+}
+
+async function startWith(choice: ModelChoice): Promise<void> {
+  if (await loadChoice(choice, { remember: false })) return;
+  const { model } = useLens.getState();
+  // Only when nothing else is loaded or loading (the person may already have picked another).
+  if (choice.kind === 'bundled' || model.status !== 'error') return;
+  await loadChoice({ kind: 'bundled', variant: 'fp32' }, {
+    remember: false,
+    note: `${model.error ?? `Could not load ${choiceLabel(choice)}.`} Using the small bundled model instead.`,
+    failed: choice,
+  });
+}

@@ -1,0 +1,661 @@
+/**
+ * Gradient-free dense prompt maps (the protocol's `denseMap`): which image patch matches a prompt,
+ * from one modified forward pass through the model's own ONNX graph (./interpreter.ts).
+ *
+ * The vision encoder's LAST block is evaluated again with its attention path replaced and without
+ * residual and FFN; the post-LayerNorm and the visual projection are then applied to EVERY token
+ * instead of the CLS token alone, and each patch embedding is compared with the prompt's:
+ *
+ * - **ClearCLIP** (Lan et al. 2024, "ClearCLIP: Decomposing CLIP Representations for Dense
+ *   Vision-Language Inference", ECCV): attention = softmax(q·qᵀ·s) per head, s = head_dim^-0.5,
+ *   out = attention·V; out-projection; no residual, no FFN.
+ * - **MaskCLIP** (Zhou, Loy & Dai 2022, "Extract Free Dense Labels from CLIP", ECCV): the
+ *   attention is the identity, out = V; out-projection; no residual, no FFN.
+ *
+ * Nothing is re-exported and no node name is relied on: {@link findDenseGraph} locates, by graph
+ * structure, the tensors to read and to replace; {@link denseTokenEmbeddings} feeds replacements
+ * into the interpreter (which accepts any internal tensor as a feed and evaluates only the nodes
+ * downstream of it). Hugging Face / transformers.js CLIP exports (MatMul → Softmax → MatMul
+ * attention, CLS pooling with `Gather(axis=1, index 0)`) are what this expects.
+ *
+ * Cost: one forward pass of the vision graph up to the last block (tfjs), then the last block's
+ * attention output projection and the head for all tokens. Memory: transient tensors only; the
+ * worker keeps the maps (patches × 4 bytes) of the last requests.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { formatWorkerError, type DenseMapMode, type DenseMapRequest, type DenseMapResult } from '../../protocol';
+import { attentionSoftmaxOf } from '../onnx/attention';
+import { UnsupportedModelError } from '../onnx/errors';
+import type { ModelSummary, OnnxNode } from '../onnx/graph';
+import type { Pixels, RelevanceEngine, SharedGraphs } from './engine';
+import { UnsupportedOpError, type Feed, type OnnxInterpreter } from './interpreter';
+import { LruCache } from './lru';
+import { toFloat, type Value } from './values';
+
+// ---------------------------------------------------------------------------------------------
+// Structure
+
+/** The vision graph does not have the structure dense maps need; the message says what is missing. */
+export class DenseGraphError extends Error {
+  /** The file's name, e.g. `onnx/vision_model.onnx`. */
+  readonly model: string;
+
+  constructor(model: string, what: string) {
+    super(
+      `${model}: dense prompt maps (ClearCLIP, MaskCLIP) are not available for this file: ${what} ` +
+        'They need an unfused Hugging Face–style CLIP vision export (MatMul → Softmax → MatMul attention, ' +
+        'out-projection and residual Add, CLS pooling with a Gather before the post-LayerNorm and the projection), ' +
+        'such as the Xenova/transformers.js CLIP exports.',
+    );
+    this.name = 'DenseGraphError';
+    this.model = model;
+  }
+}
+
+/**
+ * Tensor names of a vision graph that dense maps read or replace, found by structure.
+ * Shapes are those of a Hugging Face export for one image (batch 1), `seq` = 1 + patches.
+ */
+export interface DenseGraph {
+  /** The graph input, e.g. `pixel_values`, `(1, 3, H, W)`. */
+  readonly input: string;
+  /** The embedding output, e.g. `image_embeds`, `(batch, projection_dim)`. */
+  readonly output: string;
+  /** 0-based index of the last attention layer. */
+  readonly layer: number;
+  /** Last attention Softmax output, `(batch·heads, seq, seq)`. */
+  readonly softmax: string;
+  /** Output of the MatMul that makes the attention logits (Q·Kᵀ). */
+  readonly logits: string;
+  /** The Softmax input: `logits`, possibly after a scale (Mul/Div) or casts. */
+  readonly scores: string;
+  /** First input of the logits MatMul: Q `(batch·heads, seq, head_dim)`; HF scales it by head_dim^-0.5. */
+  readonly query: string;
+  /**
+   * The query before any scale: walking up from {@link query} through reshapes, transposes and
+   * Mul/Div by a constant or shape-derived scalar, the last tensor reached (HF: the q_proj
+   * output `(batch, seq, D)`). Equal to {@link query} when Q is not scaled.
+   */
+  readonly rawQuery: string;
+  /** Second input of the MatMul consuming the Softmax: V `(batch·heads, seq, head_dim)`. */
+  readonly value: string;
+  /** That MatMul's output, attention·V `(batch·heads, seq, head_dim)`: what dense maps replace. */
+  readonly attentionOutput: string;
+  /** The attention branch's input to the residual Add: the block's attention output after the out-projection, `(batch, seq, D)`. */
+  readonly outProjection: string;
+  /** Output of that residual Add, `(batch, seq, D)`. */
+  readonly residual: string;
+  /** Final hidden state that the pooling Gather reads, `(batch, seq, D)`. */
+  readonly finalHidden: string;
+  /** The pooling Gather's output (CLS token), `(batch, D)`. */
+  readonly pooled: string;
+  /**
+   * Tensors computed before the last block that the nodes between {@link attentionOutput} and
+   * {@link outProjection} also read (the shape values of the head reshapes): fed from the first pass.
+   */
+  readonly attentionSide: readonly string[];
+  /** The same for {@link attentionOutput} → {@link finalHidden} (adds the residual stream). */
+  readonly blockSide: readonly string[];
+}
+
+/** How many ops may sit between the attention Softmax and its MatMuls (casts, scale). */
+const MAX_HOPS = 6;
+/** How many ops the out-projection path may have (reshapes, transposes, MatMul, bias, int8 chains). */
+const MAX_PROJECTION_HOPS = 24;
+/** How many nodes to search back from the output for the pooling Gather. */
+const MAX_POOLING_SEARCH = 96;
+
+/** Ops allowed between Q·Kᵀ and the Softmax. An additive mask would make the logits more than a scaled product. */
+const SCALE_OPS = new Set(['Mul', 'Div']);
+const PASS_OPS = new Set(['Cast', 'Identity', 'Reshape', 'Squeeze', 'Unsqueeze', 'Dropout']);
+/** Ops that split a projection into heads (and casts), crossed when looking for the unscaled query. */
+const HEAD_SPLIT_OPS = new Set(['Cast', 'Identity', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze']);
+/** Ops of an out-projection path: head merge, the projection (float or int8 chain), bias, scale. */
+const PROJECTION_OPS = new Set([
+  'Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Cast', 'Identity',
+  'MatMul', 'Gemm', 'MatMulInteger', 'DynamicQuantizeLinear', 'DequantizeLinear', 'Mul', 'Div', 'Add',
+]);
+/** Consumers that only read a tensor's shape. */
+const SHAPE_READERS = new Set(['Shape', 'Size']);
+
+/**
+ * Producer/consumer lookups, with two kinds of tensors that carry no activation values:
+ * constants (initializers and whatever is computed from them alone: an Identity of a weight is a
+ * weight) and static tensors (constants plus shape values: `Shape` outputs and what is computed
+ * from them, e.g. a scale 1/√head_dim built from Q's shape).
+ */
+class GraphIndex {
+  readonly producer = new Map<string, OnnxNode>();
+  readonly consumers = new Map<string, OnnxNode[]>();
+  readonly constant = new Set<string>();
+  readonly static = new Set<string>();
+
+  constructor(readonly model: ModelSummary) {
+    for (const init of model.initializers) {
+      this.constant.add(init.name);
+      this.static.add(init.name);
+    }
+    for (const node of model.nodes) {
+      const ins = node.inputs.filter((i) => i !== '');
+      const isConstant = ins.every((i) => this.constant.has(i));
+      const isStatic = SHAPE_READERS.has(node.opType) || ins.every((i) => this.static.has(i));
+      for (const out of node.outputs) {
+        if (!out) continue;
+        this.producer.set(out, node);
+        if (isConstant) this.constant.add(out);
+        if (isStatic) this.static.add(out);
+      }
+      for (const input of ins) {
+        const list = this.consumers.get(input);
+        if (list) list.push(node);
+        else this.consumers.set(input, [node]);
+      }
+    }
+  }
+
+  /** Does the tensor carry activation values (depends on the input's values, not only its shape)? */
+  computed(name: string | undefined): name is string {
+    return name !== undefined && name !== '' && !this.static.has(name);
+  }
+
+  /** The only computed input of a Mul/Div whose other operand is static (a scale), else undefined. */
+  scaled(node: OnnxNode): string | undefined {
+    if (!SCALE_OPS.has(node.opType)) return undefined;
+    const [a, b] = node.inputs;
+    if (this.computed(a) && !this.computed(b)) return a;
+    if (node.opType === 'Mul' && this.computed(b) && !this.computed(a)) return b;
+    return undefined;
+  }
+
+  /** Consumers that use the value (not only its shape). */
+  valueConsumers(name: string): OnnxNode[] {
+    return (this.consumers.get(name) ?? []).filter((n) => !SHAPE_READERS.has(n.opType));
+  }
+
+  /** Tensors that depend on any of `from` (included), in graph order. */
+  downstream(from: readonly string[]): Set<string> {
+    const set = new Set(from);
+    for (const node of this.model.nodes) {
+      if (node.inputs.some((i) => set.has(i))) for (const o of node.outputs) if (o) set.add(o);
+    }
+    return set;
+  }
+
+  /**
+   * Tensors that evaluating `targets` from `fed` also needs and that do not depend on `fed`
+   * (shape values, the residual stream): they must be fed too, or the interpreter would evaluate
+   * the whole graph again to get them.
+   */
+  sideInputs(fed: readonly string[], targets: readonly string[]): string[] {
+    const given = new Set(fed);
+    const down = this.downstream(fed);
+    const side = new Set<string>();
+    const seen = new Set<string>();
+    const stack = [...targets];
+    while (stack.length > 0) {
+      const t = stack.pop() as string;
+      if (seen.has(t) || given.has(t) || this.constant.has(t)) continue;
+      seen.add(t);
+      if (!down.has(t)) {
+        side.add(t);
+        continue;
+      }
+      const p = this.producer.get(t);
+      if (p) for (const i of p.inputs) if (i) stack.push(i);
+    }
+    return [...side].sort();
+  }
+}
+
+/**
+ * Finds, by graph structure, the tensors dense maps read and replace in a CLIP vision graph:
+ * the last attention Softmax (../onnx/attention.ts); Q, the first input of the MatMul producing
+ * its logits; V, the second input of the MatMul consuming it; the out-projection output (walking
+ * forward through Reshape/Transpose/MatMul/Add, or an int8 MatMul chain, to the residual Add:
+ * the attention branch's input to it); and the final hidden state read by the CLS pooling
+ * Gather before the post-LayerNorm and the projection.
+ *
+ * @param model  the vision file's {@link ModelSummary} (../onnx/graph.ts `summarizeModel`).
+ * @param name   the file's name, for messages.
+ * @param output the embedding output, e.g. `image_embeds`; default: the first graph output.
+ * @throws UnsupportedModelError when no attention Softmax is found (fused attention, …).
+ * @throws DenseGraphError naming the missing piece otherwise.
+ */
+export function findDenseGraph(model: ModelSummary, name: string, output?: string): DenseGraph {
+  const fail = (what: string): never => {
+    throw new DenseGraphError(name, what);
+  };
+  const g = new GraphIndex(model);
+  const weights = new Set(model.initializers.map((i) => i.name));
+  const input = model.inputs.find((i) => !weights.has(i)) ?? fail('the graph has no input.');
+  const out = output ?? model.outputs[0] ?? fail('the graph has no output.');
+  if (!model.outputs.includes(out)) fail(`"${out}" is not an output of the graph (outputs: ${model.outputs.join(', ')}).`);
+
+  const attention = attentionSoftmaxOf(model);
+  const last = attention.layers[attention.layers.length - 1] as (typeof attention.layers)[number];
+  const softmax = model.nodes[last.nodeIndex] ?? fail('the attention Softmax node is missing.');
+
+  // Up from the Softmax to Q·Kᵀ, through a scale (Mul/Div) and casts only.
+  const scores = softmax.inputs[0] ?? fail('the last attention Softmax has no input.');
+  let logits = scores;
+  let logitsNode: OnnxNode | undefined;
+  for (let hop = 0; hop <= MAX_HOPS && !logitsNode; hop++) {
+    const p = g.producer.get(logits) ?? fail('nothing computes the attention logits.');
+    const scaledInput = g.scaled(p);
+    if (p.opType === 'MatMul' && p.domain === '' && g.computed(p.inputs[0]) && g.computed(p.inputs[1])) logitsNode = p;
+    else if (scaledInput) logits = scaledInput;
+    else if (PASS_OPS.has(p.opType) && g.computed(p.inputs[0])) logits = p.inputs[0] as string;
+    else {
+      fail(
+        `between the attention logits Q·Kᵀ and the last Softmax there is a ${p.opType} node (a mask or bias?); ` +
+          'only a scale (Mul/Div by a constant) and casts are supported.',
+      );
+    }
+  }
+  if (!logitsNode) fail('the last attention Softmax is not fed by a MatMul of two computed tensors (Q·Kᵀ).');
+  const query = (logitsNode as OnnxNode).inputs[0] as string;
+
+  // Up from Q to the query before any scale (ClearCLIP needs q·qᵀ with the raw q).
+  let rawQuery = query;
+  let cursor = query;
+  for (let hop = 0; hop < MAX_PROJECTION_HOPS; hop++) {
+    const p = g.producer.get(cursor);
+    if (!p) break;
+    const scaledInput = g.scaled(p);
+    if (scaledInput) rawQuery = cursor = scaledInput;
+    else if (HEAD_SPLIT_OPS.has(p.opType) && g.computed(p.inputs[0])) cursor = p.inputs[0] as string;
+    else break;
+  }
+
+  // Down from the Softmax to attention·V.
+  let probs = softmax.outputs[0] ?? fail('the last attention Softmax has no output.');
+  let pvNode: OnnxNode | undefined;
+  for (let hop = 0; hop <= MAX_HOPS && !pvNode; hop++) {
+    const next = g.valueConsumers(probs);
+    pvNode = next.find((n) => n.opType === 'MatMul' && n.domain === '' && n.inputs[0] === probs && g.computed(n.inputs[1]));
+    if (pvNode) break;
+    const pass = next.find((n) => PASS_OPS.has(n.opType));
+    if (!pass || !pass.outputs[0]) break;
+    probs = pass.outputs[0];
+  }
+  if (!pvNode) fail('the last attention Softmax does not feed a MatMul with V (probabilities·V).');
+  const value = (pvNode as OnnxNode).inputs[1] as string;
+  const attentionOutput = (pvNode as OnnxNode).outputs[0] ?? fail('the attention·V MatMul has no output.');
+
+  // Forward through head merge and out-projection to the residual Add.
+  let t = attentionOutput;
+  let projected = false;
+  let outProjection: string | undefined;
+  let residual: string | undefined;
+  for (let hop = 0; hop < MAX_PROJECTION_HOPS && !residual; hop++) {
+    const next = g.valueConsumers(t).filter((n) => PROJECTION_OPS.has(n.opType) && n.domain === '');
+    if (next.length !== 1) {
+      fail(
+        next.length === 0
+          ? `the attention output does not reach a residual Add through the out-projection (stopped after ${hop} op(s)).`
+          : `the attention output branches (${next.map((n) => n.opType).join(', ')}) before the residual Add.`,
+      );
+    }
+    const n = next[0] as OnnxNode;
+    if (n.opType === 'Add' && n.inputs.every((i) => g.computed(i))) {
+      if (!projected) fail('the attention output reaches an Add of two computed tensors before any out-projection MatMul.');
+      outProjection = t;
+      residual = n.outputs[0];
+      break;
+    }
+    if (n.opType === 'MatMul' || n.opType === 'Gemm' || n.opType === 'MatMulInteger') projected = true;
+    t = n.outputs[0] ?? fail(`a ${n.opType} node on the out-projection path has no output.`);
+  }
+  if (!outProjection || !residual) fail('no residual Add was found after the last attention block\'s out-projection.');
+
+  // Back from the output to the CLS pooling Gather.
+  let finalHidden: string | undefined;
+  let pooled: string | undefined;
+  const queue = [out];
+  const seen = new Set(queue);
+  for (let visited = 0; queue.length > 0 && visited < MAX_POOLING_SEARCH && !finalHidden; visited++) {
+    const p = g.producer.get(queue.shift() as string);
+    if (!p) continue;
+    const data = p.inputs[0];
+    const dataProducer = data ? g.producer.get(data) : undefined;
+    if (
+      // Not a Gather of shape values (those are static), and reading a tensor of the last block.
+      p.opType === 'Gather' && g.computed(data) && g.constant.has(p.inputs[1] ?? '') &&
+      dataProducer !== undefined && dataProducer.index > softmax.index
+    ) {
+      finalHidden = data;
+      pooled = p.outputs[0];
+      break;
+    }
+    for (const i of p.inputs) {
+      if (g.computed(i) && !seen.has(i)) {
+        seen.add(i);
+        queue.push(i);
+      }
+    }
+  }
+  if (!finalHidden || !pooled) {
+    fail(`no pooling Gather (the CLS token, taken after the last block) was found before "${out}"; the export may pool differently (e.g. a mean over tokens).`);
+  }
+  const hidden = finalHidden as string;
+  if (!g.downstream([residual as string]).has(hidden)) {
+    fail('the pooled hidden state does not depend on the last block\'s residual Add: the blocks are not where expected.');
+  }
+  const poolingSide = g.sideInputs([hidden], [out]);
+  if (poolingSide.length > 0) {
+    fail(`the post-LayerNorm and projection read other tensors than the pooled hidden state (${poolingSide.join(', ')}).`);
+  }
+  return {
+    input,
+    output: out,
+    layer: last.layer,
+    softmax: softmax.outputs[0] as string,
+    logits,
+    scores,
+    query,
+    rawQuery,
+    value,
+    attentionOutput,
+    outProjection: outProjection as string,
+    residual: residual as string,
+    finalHidden: hidden,
+    pooled: pooled as string,
+    attentionSide: g.sideInputs([attentionOutput], [outProjection as string]),
+    blockSide: g.sideInputs([attentionOutput], [hidden]),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pass
+
+/**
+ * What replaces the last block's attention: a dense-map mode, or `'model'` — the model's own
+ * softmax(Q·Kᵀ)·V, fed back unchanged (for checking the wiring).
+ */
+export type DenseAttention = DenseMapMode | 'model';
+
+export interface DensePassOptions {
+  readonly attention: DenseAttention;
+  /**
+   * Keep the last block's residual connection and FFN (default false, as ClearCLIP and MaskCLIP
+   * do). With `attention: 'model'` the CLS row then equals the model's own embedding.
+   */
+  readonly keepResidual?: boolean;
+}
+
+/** A graph value as a feed for another run. */
+function feedOf(v: Value): Feed {
+  return v.kind === 'tensor' ? { kind: 'tensor', tensor: v.tensor } : { kind: 'int', data: v.data, dims: v.shape };
+}
+
+function shapeText(t: tf.Tensor): string {
+  return `(${t.shape.join(', ')})`;
+}
+
+/**
+ * Embeddings of every token of one image after the last block's attention is replaced.
+ *
+ * Three interpreter runs, all inside the caller's `tf.tidy`:
+ * 1. from `pixel_values` to Q and V of the last block (and the side inputs of run 2);
+ * 2. from the replacement attention output `out` `(batch·heads, seq, head_dim)` to the
+ *    out-projection `(1, seq, D)` — or, with `keepResidual`, to the final hidden state;
+ * 3. from that tensor reshaped to `(seq, 1, D)` — the tokens as a batch, so the pooling
+ *    `Gather(axis=1, index 0)` picks each token — to the projection output `(seq, projection_dim)`.
+ *
+ * ClearCLIP: softmax(q·qᵀ·s)·V with q the unscaled query and s = head_dim^-0.5. The graph's Q is
+ * a·q for a scalar a (HF: a = s, so q·qᵀ·s = Q·Qᵀ/s); a is measured as ‖Q‖/‖q‖ with q read at
+ * {@link DenseGraph.rawQuery}, so a scale anywhere (on Q, split between Q and K, after the
+ * product) gives the same attention.
+ *
+ * Quantized files: the int8 projection quantises its input per tensor, as ONNX Runtime does; in
+ * run 3 the range is that of all tokens, not of the CLS token alone.
+ *
+ * @param pixels `pixel_values` `(1, 3, H, W)`, preprocessed as for the ORT session.
+ * @returns `(seq, projection_dim)`, token 0 = CLS, token 1 + r·gw + c = patch (c, r); not normalised.
+ * @throws Error naming the tensor whose shape is not what a HF CLIP export gives.
+ */
+export function denseTokenEmbeddings(
+  interpreter: OnnxInterpreter,
+  graph: DenseGraph,
+  pixels: Pixels,
+  options: DensePassOptions,
+): tf.Tensor2D {
+  const keep = options.keepResidual ?? false;
+  const side = keep ? graph.blockSide : graph.attentionSide;
+  const wanted = new Set([graph.query, graph.value, ...side]);
+  if (options.attention === 'model') wanted.add(graph.attentionOutput);
+  if (options.attention === 'clearclip') wanted.add(graph.rawQuery);
+  const first = interpreter.run({ [graph.input]: { kind: 'float', data: pixels.data, dims: pixels.dims } }, { outputs: [...wanted] });
+  const get = (name: string): Value => {
+    const v = first.get(name);
+    if (!v) throw new Error(`${interpreter.name}: "${name}" was not computed`);
+    return v;
+  };
+  const q = toFloat(get(graph.query));
+  const v = toFloat(get(graph.value));
+  if (q.rank < 3 || q.shape.join() !== v.shape.join()) {
+    throw new Error(`${interpreter.name}: Q ${shapeText(q)} and V ${shapeText(v)} of the last attention should both be (batch·heads, seq, head_dim)`);
+  }
+
+  let out: tf.Tensor;
+  switch (options.attention) {
+    case 'model':
+      out = toFloat(get(graph.attentionOutput));
+      break;
+    case 'maskclip':
+      out = v;
+      break;
+    case 'clearclip': {
+      // Q = a·q (a = head_dim^-0.5 in HF exports, √ of it in SDPA-style ones, 1 when the scale
+      // follows the product); a = ‖Q‖/‖q‖, q being the same numbers before the scale.
+      const s = 1 / Math.sqrt(q.shape[q.rank - 1] as number);
+      let factor: tf.Tensor | number = s;
+      if (graph.rawQuery !== graph.query) {
+        const a2 = tf.div(tf.sum(tf.square(q)), tf.sum(tf.square(toFloat(get(graph.rawQuery)))));
+        factor = tf.div(s, a2);
+      }
+      const attention = tf.softmax(tf.mul(tf.matMul(q, q, false, true), factor));
+      out = tf.matMul(attention, v);
+      break;
+    }
+  }
+
+  const feeds: Record<string, Feed> = { [graph.attentionOutput]: { kind: 'tensor', tensor: out } };
+  for (const name of side) feeds[name] = feedOf(get(name));
+  const target = keep ? graph.finalHidden : graph.outProjection;
+  const hiddenValue = interpreter.run(feeds, { outputs: [target] }).get(target);
+  if (!hiddenValue) throw new Error(`${interpreter.name}: "${target}" was not computed`);
+  const hidden = toFloat(hiddenValue);
+  if (hidden.rank !== 3 || hidden.shape[0] !== 1) {
+    throw new Error(`${interpreter.name}: the last block's output ${shapeText(hidden)} should be (1, seq, D) (batch first, one image)`);
+  }
+  const [, seq, width] = hidden.shape as [number, number, number];
+
+  const tokens = tf.reshape(hidden, [seq, 1, width]);
+  const embedsValue = interpreter.run({ [graph.finalHidden]: { kind: 'tensor', tensor: tokens } }, { outputs: [graph.output] }).get(graph.output);
+  if (!embedsValue) throw new Error(`${interpreter.name}: "${graph.output}" was not computed`);
+  const embeds = toFloat(embedsValue);
+  if (embeds.shape[0] !== seq || embeds.size % seq !== 0) {
+    throw new Error(
+      `${interpreter.name}: with the ${seq} tokens as a batch (${seq}, 1, ${width}), "${graph.output}" is ${shapeText(embeds)}, ` +
+        `not (${seq}, projection_dim): the pooling Gather does not take token 0 along axis 1`,
+    );
+  }
+  return tf.reshape(embeds, [seq, embeds.size / seq]);
+}
+
+/**
+ * Cosine similarity of each patch token with a prompt embedding.
+ *
+ * @param tokens `(seq, P)` from {@link denseTokenEmbeddings}, token 0 = CLS (skipped).
+ * @param text   the prompt's `text_embeds`, `(1, P)` or `(P,)`.
+ * @returns `(seq − 1,)` values in [-1, 1], patch order (row-major over the grid).
+ */
+export function patchSimilarities(tokens: tf.Tensor2D, text: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => {
+    const [seq, dim] = tokens.shape;
+    if (text.size !== dim) throw new Error(`the prompt embedding has ${text.size} values but the patch embeddings ${dim}: do the encoders belong together?`);
+    const patches = tf.slice(tokens, [1, 0], [seq - 1, dim]);
+    const unit = tf.div(patches, tf.maximum(tf.norm(patches, 'euclidean', 1, true), 1e-12));
+    const t = tf.reshape(text, [dim, 1]);
+    const tUnit = tf.div(t, tf.maximum(tf.norm(t), 1e-12));
+    return tf.reshape(tf.matMul(unit, tUnit), [seq - 1]);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker's side: requests, caches, errors
+
+export interface DenseEngineOptions {
+  /** Maps kept (patches × 4 bytes each), keyed by (image pixels, prompt, mode). Default 64. */
+  readonly maxResults?: number;
+  /** Prompt embeddings kept per model. Default 32. */
+  readonly maxPrompts?: number;
+}
+
+interface KeptMap {
+  readonly imageId: string;
+  readonly map: Float32Array;
+  readonly grid: { readonly width: number; readonly height: number };
+}
+
+/** Lets queued messages (a cancel) run before the synchronous pass. */
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * Answers `denseMap` requests on the graphs and pixels the {@link RelevanceEngine} keeps
+ * (nothing is parsed or kept twice). Results are cached per (pixels, prompt, mode): a new
+ * encode of the image or another model gives new pixels, so stale maps are never returned.
+ */
+export class DenseEngine {
+  private readonly results: LruCache<string, KeptMap>;
+  private readonly maxPrompts: number;
+  /** A number per kept-pixels object: cache keys follow the pixels, not the image id. */
+  private readonly pixelIds = new WeakMap<Pixels, number>();
+  private nextPixelId = 1;
+  /** Structure per vision graph (or why it cannot be used), found once. */
+  private readonly structure = new WeakMap<ModelSummary, DenseGraph | Error>();
+  /** Prompt embeddings per text interpreter, by token ids. */
+  private readonly prompts = new WeakMap<OnnxInterpreter, LruCache<string, Float32Array>>();
+
+  constructor(
+    private readonly engine: RelevanceEngine,
+    options: DenseEngineOptions = {},
+  ) {
+    this.results = new LruCache(options.maxResults ?? 64);
+    this.maxPrompts = options.maxPrompts ?? 32;
+  }
+
+  /**
+   * Answers one request. `checkpoint` throws to cancel; it is called before the pass.
+   * Errors carry the worker's `[code] message` format.
+   */
+  async compute(req: DenseMapRequest, checkpoint: () => void): Promise<DenseMapResult> {
+    checkRequest(req);
+    const pixels = this.engine.pixelsOf(req.imageId);
+    if (!pixels) {
+      throw new Error(formatWorkerError(
+        'unknown-image',
+        `The image "${req.imageId}" is not in the worker's cache (it keeps the last ${this.engine.pixelCapacity} encoded ` +
+          'images): encode it again, then ask for the dense map.',
+      ));
+    }
+    const key = `${this.pixelId(pixels)}|${req.mode}|${req.promptIds.join(',')}`;
+    const hit = this.results.get(key);
+    if (hit) return { imageId: req.imageId, map: hit.map.slice(), grid: { ...hit.grid }, ms: 0, cached: true };
+
+    const t0 = performance.now();
+    return this.engine.withGraphs(async (graphs) => {
+      try {
+        const graph = this.graphOf(graphs);
+        const grid = gridOf(pixels, graphs.patchSize);
+        const text = this.promptEmbedding(graphs, req.promptIds);
+        await yieldToEvents();
+        checkpoint();
+        const mapTensor = tf.tidy(() => {
+          const tokens = denseTokenEmbeddings(graphs.vision.interpreter, graph, pixels, { attention: req.mode });
+          if (tokens.shape[0] !== 1 + grid.width * grid.height) {
+            throw new Error(`the vision graph has ${tokens.shape[0]} tokens but a ${grid.width}×${grid.height} patch grid needs ${1 + grid.width * grid.height}: is patch_size in config.json right?`);
+          }
+          return patchSimilarities(tokens, tf.tensor(text));
+        });
+        let map: Float32Array;
+        try {
+          map = (await mapTensor.data()) as Float32Array;
+        } finally {
+          mapTensor.dispose();
+        }
+        this.results.set(key, { imageId: req.imageId, map, grid });
+        return { imageId: req.imageId, map: map.slice(), grid: { ...grid }, ms: performance.now() - t0, cached: false };
+      } catch (e) {
+        throw asWorkerError(e);
+      }
+    });
+  }
+
+  private pixelId(pixels: Pixels): number {
+    let id = this.pixelIds.get(pixels);
+    if (id === undefined) {
+      id = this.nextPixelId++;
+      this.pixelIds.set(pixels, id);
+    }
+    return id;
+  }
+
+  private graphOf(graphs: SharedGraphs): DenseGraph {
+    let found = this.structure.get(graphs.visionSummary);
+    if (!found) {
+      try {
+        found = findDenseGraph(graphs.visionSummary, graphs.vision.interpreter.name, graphs.vision.output);
+      } catch (e) {
+        found = e instanceof Error ? e : new Error(String(e));
+      }
+      this.structure.set(graphs.visionSummary, found);
+    }
+    if (found instanceof Error) throw found;
+    return found;
+  }
+
+  /** The prompt's `text_embeds` `(P,)`, from the text interpreter (cached per model). */
+  private promptEmbedding(graphs: SharedGraphs, ids: readonly number[]): Float32Array {
+    const text = graphs.text;
+    let cache = this.prompts.get(text.interpreter);
+    if (!cache) this.prompts.set(text.interpreter, (cache = new LruCache(this.maxPrompts)));
+    const key = ids.join(',');
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const embeds = tf.tidy(() => {
+      const out = text.interpreter.run({ [text.input]: { kind: 'int', data: ids, dims: [1, ids.length] } }, { outputs: [text.output] }).get(text.output);
+      if (!out) throw new Error(`${text.interpreter.name}: no ${text.output}`);
+      // One read-back of P numbers per new prompt; the vision pass below dominates.
+      return Float32Array.from(toFloat(out).dataSync());
+    });
+    cache.set(key, embeds);
+    return embeds;
+  }
+}
+
+function gridOf(pixels: Pixels, patchSize: number): { width: number; height: number } {
+  return { width: Math.floor((pixels.dims[3] ?? 0) / patchSize), height: Math.floor((pixels.dims[2] ?? 0) / patchSize) };
+}
+
+function checkRequest(req: DenseMapRequest): void {
+  const bad = (msg: string) => new Error(formatWorkerError('runtime', msg));
+  if (!Array.isArray(req.promptIds) || req.promptIds.length < 2 || !req.promptIds.every((i) => Number.isInteger(i) && i >= 0)) {
+    throw bad('promptIds must be the token ids of one prompt, start and end-of-text tokens included.');
+  }
+  if (req.mode !== 'clearclip' && req.mode !== 'maskclip') {
+    throw bad(`Unknown dense map mode ${JSON.stringify(req.mode)}: use 'clearclip' or 'maskclip'.`);
+  }
+}
+
+function asWorkerError(e: unknown): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/^\[[a-z-]+\] /.test(msg)) return e instanceof Error ? e : new Error(msg);
+  if (e instanceof DenseGraphError || e instanceof UnsupportedModelError || e instanceof UnsupportedOpError) {
+    return new Error(formatWorkerError('unsupported-model', msg));
+  }
+  return new Error(formatWorkerError('runtime', `Dense map failed: ${msg}`));
+}

@@ -1,0 +1,327 @@
+/**
+ * Gradient relevance in the worker: keeps what it needs between requests and answers
+ * `relevance` requests (see the protocol's `RelevanceRequest`).
+ *
+ * Kept state and memory (per loaded model):
+ * - **pixels**: each encoded image's preprocessed `pixel_values`, keyed by imageId, LRU of
+ *   {@link EngineOptions.maxImages} (default 64). 3·S²·4 bytes each: 49 KB at 64 px (bundled
+ *   model), 602 KB at 224 px → ~39 MB for 64 images. Cleared when the model changes (pixels
+ *   depend on its preprocessor).
+ * - **graphs**: both encoders as tfjs graphs, built on the first relevance request (the ONNX
+ *   bytes are read again from the model source — the Cache Storage or the picked files — and
+ *   dropped after the build). The weights then live on the tfjs backend as float32: ~4 bytes per
+ *   parameter (ViT-B/32: ~350 MB), whatever the file's precision. Disposed on model change.
+ *   The same graphs (and the vision file's node list, walked at build) serve the gradient-free
+ *   dense maps of ./dense.ts through {@link RelevanceEngine.withGraphs}.
+ * - **results**: the small outputs (maps, head importance, score) of the last
+ *   {@link EngineOptions.maxResults} requests (default 64), keyed by (image, prompt ids, start
+ *   layers); a repeated request is answered from here without running anything. Requests with
+ *   `includeGradients` are not cached (tens of MB for big models): the main thread keeps those.
+ */
+import { formatWorkerError, type AttentionTensor, type RelevanceProgress, type RelevanceRequest, type RelevanceResult } from '../../protocol';
+import { headImportance, imageRelevance, textRelevance } from '../../explain/relevance';
+import type { GradientStack } from '../../explain/method';
+import type { AttentionStack } from '../../explain/types';
+import { initTfBackend, type TfBackend } from './backend';
+import { clipGradients, type EncoderGradients, type EncoderSpec, type GradientStage } from './gradients';
+import { OnnxInterpreter, UnsupportedOpError } from './interpreter';
+import { LruCache } from './lru';
+import { summarizeModel, type ModelSummary } from '../onnx/graph';
+
+/** What the engine needs to know of the loaded model. */
+export interface RelevanceModel {
+  /** Reads one encoder's ONNX file (the stock bytes, not the ORT-patched ones). */
+  readonly readBytes: (which: 'vision' | 'text') => Promise<Uint8Array>;
+  /** File names for messages, e.g. `onnx/vision_model_fp16.onnx`. */
+  readonly files: { readonly vision: string; readonly text: string };
+  readonly vision: EncoderInterface;
+  readonly text: EncoderInterface;
+  /** exp(logit_scale): see src/model/config.ts. */
+  readonly logitScale: number;
+  /** Vision patch size in pixels (the grid is the input size / patch size). */
+  readonly patchSize: number;
+}
+
+export interface EncoderInterface {
+  readonly input: string;
+  readonly output: string;
+  /** Softmax outputs per layer, from ../onnx/attention.ts. */
+  readonly attention: readonly string[];
+  readonly heads: number;
+}
+
+export interface EngineOptions {
+  readonly maxImages?: number;
+  readonly maxResults?: number;
+  /** tfjs backends to try, in order; default all (see ./backend.ts). */
+  readonly backends?: readonly TfBackend[];
+}
+
+/** One image's kept `pixel_values`, as given to ORT. */
+export interface Pixels {
+  readonly data: Float32Array;
+  /** (1, 3, H, W) */
+  readonly dims: readonly number[];
+}
+
+type SmallResult = Omit<RelevanceResult, 'gradients'>;
+
+interface Graphs {
+  readonly vision: EncoderSpec;
+  readonly text: EncoderSpec;
+  readonly backend: TfBackend;
+  /** The vision file's node list (no weights), for structural searches (./dense.ts). */
+  readonly visionSummary: ModelSummary;
+}
+
+/**
+ * What gradient-free methods (./dense.ts) borrow from the engine through
+ * {@link RelevanceEngine.withGraphs}: the interpreters relevance uses, built once per model, so
+ * no file is parsed twice.
+ */
+export interface SharedGraphs {
+  readonly vision: EncoderSpec;
+  readonly text: EncoderSpec;
+  readonly backend: TfBackend;
+  /** The vision file's node list (no weights), walked when the graphs were built. */
+  readonly visionSummary: ModelSummary;
+  /** Vision patch size in pixels. */
+  readonly patchSize: number;
+}
+
+export class RelevanceEngine {
+  private model: RelevanceModel | null = null;
+  private graphs: Promise<Graphs> | null = null;
+  private readonly pixels: LruCache<string, Pixels>;
+  private readonly results: LruCache<string, SmallResult>;
+  private readonly backends: readonly TfBackend[] | undefined;
+  /** The request being computed: graphs of a replaced model are freed only after it ends. */
+  private running: Promise<unknown> = Promise.resolve();
+
+  constructor(options: EngineOptions = {}) {
+    this.pixels = new LruCache(options.maxImages ?? 64);
+    this.results = new LruCache(options.maxResults ?? 64);
+    this.backends = options.backends;
+  }
+
+  /** Switches to another model (or none): frees the graphs and forgets pixels and results. */
+  setModel(model: RelevanceModel | null): void {
+    const old = this.graphs;
+    this.graphs = null;
+    this.model = model;
+    this.pixels.clear();
+    this.results.clear();
+    // Free the old graphs once their build and any request using them have finished.
+    if (old) {
+      const busy = this.running;
+      void old.then(async (g) => {
+        await busy.catch(() => undefined);
+        disposeGraphs(g);
+      }, () => undefined);
+    }
+  }
+
+  /** Keeps an image's preprocessed pixels (as given to ORT) for later relevance requests. */
+  rememberPixels(imageId: string, data: Float32Array, dims: readonly number[]): void {
+    this.results.deleteWhere((key) => key.startsWith(`${JSON.stringify(imageId)}|`));
+    this.pixels.set(imageId, { data, dims: [...dims] });
+  }
+
+  /**
+   * The kept pixels of an image, or undefined. The same object is returned until the image is
+   * encoded again or the model changes, so callers may key caches on its identity.
+   */
+  pixelsOf(imageId: string): Pixels | undefined {
+    return this.pixels.get(imageId);
+  }
+
+  /** How many images' pixels are kept (for messages). */
+  get pixelCapacity(): number {
+    return this.pixels.capacity;
+  }
+
+  /**
+   * Runs `job` with the loaded model's graphs (built on first use and shared with relevance).
+   * Like {@link compute}, a model change frees the old graphs only after the job has finished.
+   *
+   * @throws `[no-model]` when no model is loaded; build errors as for relevance.
+   */
+  withGraphs<T>(job: (graphs: SharedGraphs) => Promise<T>): Promise<T> {
+    const model = this.model;
+    if (!model) return Promise.reject(new Error(formatWorkerError('no-model', 'No model is loaded yet.')));
+    const run = this.graphsFor(model).then((g) =>
+      job({ vision: g.vision, text: g.text, backend: g.backend, visionSummary: g.visionSummary, patchSize: model.patchSize }));
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Answers a relevance request. `checkpoint` is called between steps and throws to cancel.
+   * Errors carry the worker's `[code] message` format.
+   */
+  compute(req: RelevanceRequest, checkpoint: () => void, onProgress?: (p: RelevanceProgress) => void): Promise<RelevanceResult> {
+    const job = this.computeNow(req, checkpoint, onProgress);
+    this.running = job.catch(() => undefined);
+    return job;
+  }
+
+  private async computeNow(
+    req: RelevanceRequest,
+    checkpoint: () => void,
+    onProgress?: (p: RelevanceProgress) => void,
+  ): Promise<RelevanceResult> {
+    const model = this.model;
+    if (!model) throw new Error(formatWorkerError('no-model', 'No model is loaded yet.'));
+    checkRequest(req, model);
+    const key = `${JSON.stringify(req.imageId)}|${req.promptIds.join(',')}|${req.startLayerImage}|${req.startLayerText}`;
+    const progress = (stage: RelevanceProgress['stage'], step: number) =>
+      onProgress?.({ requestId: req.requestId, stage, step, steps: 4 });
+    if (!req.includeGradients) {
+      const hit = this.results.get(key);
+      if (hit) {
+        progress('done', 4);
+        return copyResult({ ...hit, cached: true, ms: 0 });
+      }
+    }
+    const pixels = this.pixels.get(req.imageId);
+    if (!pixels) {
+      throw new Error(formatWorkerError(
+        'unknown-image',
+        `The image "${req.imageId}" is not in the worker's cache (it keeps the last ${this.pixels.capacity} encoded ` +
+          'images): encode it again, then ask for relevance.',
+      ));
+    }
+    const t0 = performance.now();
+    progress('prepare', 0);
+    const graphs = await this.graphsFor(model);
+    checkpoint();
+    const steps: Record<GradientStage | 'start', number> = { start: 0, 'text-forward': 1, vision: 2, text: 3 };
+    let grads;
+    try {
+      grads = await clipGradients(graphs.vision, graphs.text, pixels, req.promptIds, {
+        // With includeGradients the main thread may pick any start layer later: differentiate all.
+        fromLayerVision: req.includeGradients ? 0 : req.startLayerImage,
+        fromLayerText: req.includeGradients ? 0 : req.startLayerText,
+        logitScale: model.logitScale,
+        checkpoint: (done) => {
+          checkpoint();
+          if (done !== 'start') progress(done, steps[done]);
+        },
+      });
+    } catch (e) {
+      throw asWorkerError(e);
+    }
+    const grid = { width: Math.floor((pixels.dims[3] ?? 0) / model.patchSize), height: Math.floor((pixels.dims[2] ?? 0) / model.patchSize) };
+    const v = stacks(grads.vision);
+    const t = stacks(grads.text);
+    const small: SmallResult = {
+      imageId: req.imageId,
+      imageMap: imageRelevance(v.attention, v.gradient, grid, req.startLayerImage).values,
+      grid,
+      textMap: textRelevance(t.attention, t.gradient, req.startLayerText),
+      headImportance: headImportance(v.attention, v.gradient),
+      textHeadImportance: headImportance(t.attention, t.gradient),
+      score: grads.score,
+      backend: graphs.backend,
+      ms: performance.now() - t0,
+      cached: false,
+    };
+    progress('done', 4);
+    if (!req.includeGradients) {
+      if (this.model === model) this.results.set(key, small); // not if the model changed meanwhile
+      return copyResult(small);
+    }
+    return { ...small, gradients: { vision: tensorOf(grads.vision), text: tensorOf(grads.text) } };
+  }
+
+  /** Builds (once per model) both encoders' tfjs graphs. */
+  private graphsFor(model: RelevanceModel): Promise<Graphs> {
+    if (!this.graphs) {
+      const build = (async (): Promise<Graphs> => {
+        const backend = await initTfBackend(this.backends);
+        const [visionBytes, textBytes] = await Promise.all([model.readBytes('vision'), model.readBytes('text')]);
+        const load = (bytes: Uint8Array, file: string) => {
+          try {
+            return OnnxInterpreter.load(bytes, { name: file });
+          } catch (e) {
+            throw asWorkerError(e);
+          }
+        };
+        const vision = load(visionBytes, model.files.vision);
+        let visionSummary: ModelSummary;
+        try {
+          visionSummary = summarizeModel(visionBytes); // node list only: milliseconds, no weights
+        } catch (e) {
+          vision.dispose();
+          throw asWorkerError(e);
+        }
+        let text: OnnxInterpreter;
+        try {
+          text = load(textBytes, model.files.text);
+        } catch (e) {
+          vision.dispose();
+          throw e;
+        }
+        return {
+          backend,
+          visionSummary,
+          vision: { interpreter: vision, ...model.vision },
+          text: { interpreter: text, ...model.text },
+        };
+      })();
+      this.graphs = build;
+      // A failed build is not cached: the next request tries again (e.g. after a network error).
+      build.catch(() => {
+        if (this.graphs === build) this.graphs = null;
+      });
+    }
+    return this.graphs;
+  }
+}
+
+function disposeGraphs(g: Graphs): void {
+  g.vision.interpreter.dispose();
+  g.text.interpreter.dispose();
+}
+
+function checkRequest(req: RelevanceRequest, model: RelevanceModel): void {
+  const bad = (msg: string) => new Error(formatWorkerError('runtime', msg));
+  if (!Array.isArray(req.promptIds) || req.promptIds.length < 2 || !req.promptIds.every((i) => Number.isInteger(i) && i >= 0)) {
+    throw bad('promptIds must be the token ids of one prompt, start and end-of-text tokens included.');
+  }
+  for (const [what, layer, layers] of [
+    ['startLayerImage', req.startLayerImage, model.vision.attention.length],
+    ['startLayerText', req.startLayerText, model.text.attention.length],
+  ] as const) {
+    if (!Number.isInteger(layer) || layer < -layers || layer >= layers) {
+      throw bad(`${what} ${layer} is out of range: the encoder has ${layers} layers (use 0..${layers - 1}, or -1 for the last).`);
+    }
+  }
+}
+
+function asWorkerError(e: unknown): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/^\[[a-z-]+\] /.test(msg)) return e instanceof Error ? e : new Error(msg);
+  if (e instanceof UnsupportedOpError) return new Error(formatWorkerError('unsupported-model', msg));
+  return new Error(formatWorkerError('runtime', `Gradient relevance failed: ${msg}`));
+}
+
+function stacks(g: EncoderGradients): { attention: AttentionStack; gradient: GradientStack } {
+  const { layers, heads, seq } = g;
+  return { attention: { layers, heads, seq, data: g.attentions }, gradient: { layers, heads, seq, data: g.gradients } };
+}
+
+function tensorOf(g: EncoderGradients): AttentionTensor {
+  return { layers: g.layers, heads: g.heads, seq: g.seq, data: g.gradients };
+}
+
+/** Fresh buffers: results are transferred to the main thread, which detaches them. */
+function copyResult(r: SmallResult): RelevanceResult {
+  return {
+    ...r,
+    imageMap: r.imageMap.slice(),
+    textMap: r.textMap.slice(),
+    headImportance: r.headImportance.slice(),
+    textHeadImportance: r.textHeadImportance.slice(),
+  };
+}

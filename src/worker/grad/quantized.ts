@@ -1,0 +1,204 @@
+/**
+ * Dynamically quantized MatMuls, made differentiable.
+ *
+ * The `_quantized` exports (onnxruntime's dynamic int8 quantization, as transformers.js ships
+ * them) replace each `x · W` whose weight is constant by
+ *
+ *   DynamicQuantizeLinear(x) → (xq, xs, xz)
+ *   MatMulInteger(xq, Wq, xz, Wz) → int32 → Cast(float) → Mul(·, xs·Ws)
+ *
+ * Rounding to integers has no useful gradient, so {@link rewriteQuantizedMatMuls} replaces that
+ * chain by one internal `QuantizedMatMul(x)` node holding the dequantised weight
+ * W = (Wq − Wz)·Ws. Its forward pass can be
+ * - `'exact'` (default): the same integer arithmetic as ONNX Runtime — x is quantised per tensor
+ *   exactly as DynamicQuantizeLinear does (scale = (max(x,0) − min(x,0))/255, round half to even,
+ *   saturate) — so embeddings and attentions equal ORT's; the backward pass is the
+ *   straight-through estimator, i.e. the gradient of the float product x · W;
+ * - `'dequantized'`: the float product x · W itself (no activation rounding).
+ * Either way the gradient is that of x · W with the dequantised weight, which is what relevance
+ * needs: how the score changes with the attention, not with rounding steps.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { DataType } from '../onnx/graph';
+import { halfToFloat } from '../onnx/tensors';
+import type { ModelNode, TensorProtoData } from './onnxModel';
+
+/** Domain of the interpreter's own node types (never in a file). */
+export const INTERNAL_DOMAIN = 'clip-lens.interpreter';
+
+/** How a `QuantizedMatMul` computes its forward pass; see the module comment. */
+export type QuantizedMode = 'exact' | 'dequantized';
+
+/** The weights of one rewritten chain, as found in the file. */
+export interface QuantizedSpec {
+  /** (K, N) uint8 or int8. */
+  readonly weight: TensorProtoData;
+  /** Scalar or (N,) zero point of the weight; absent means 0. */
+  readonly zeroPoint: TensorProtoData | undefined;
+  /** Scalar or (N,) float scale of the weight. */
+  readonly scale: TensorProtoData;
+}
+
+/** A rewritten chain, ready to run: integer weight as float32 and its scale. */
+export interface QuantizedWeight {
+  /** (K, N) float32 holding the integers Wq − Wz. */
+  readonly wInt: tf.Tensor2D;
+  /** Scalar or (N,) float32 weight scale Ws. */
+  readonly wScale: tf.Tensor;
+}
+
+/**
+ * Finds every `DynamicQuantizeLinear → MatMulInteger → Cast → Mul` chain and replaces it with
+ * one `QuantizedMatMul` node (domain {@link INTERNAL_DOMAIN}) whose input is the float `x` and
+ * whose output is the chain's output. Nodes only the chains used are dropped.
+ *
+ * @returns the new node list and, by new node output name, the weights of each chain. A
+ *   MatMulInteger that does not fit the pattern is left in place (and later refused by the
+ *   interpreter with its op name).
+ */
+export function rewriteQuantizedMatMuls(
+  nodes: readonly ModelNode[],
+  initializers: ReadonlyMap<string, TensorProtoData>,
+): { nodes: ModelNode[]; specs: Map<string, QuantizedSpec> } {
+  const producer = new Map<string, ModelNode>();
+  const consumers = new Map<string, ModelNode[]>();
+  for (const n of nodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  }
+  const only = (name: string): ModelNode | undefined => {
+    const c = consumers.get(name);
+    return c && c.length === 1 ? c[0] : undefined;
+  };
+  const removed = new Set<ModelNode>();
+  const replace = new Map<ModelNode, ModelNode>();
+  const specs = new Map<string, QuantizedSpec>();
+
+  for (const mm of nodes) {
+    if (mm.opType !== 'MatMulInteger' || mm.domain !== '') continue;
+    const [aq, wq, az, wz] = mm.inputs;
+    const dql = aq ? producer.get(aq) : undefined;
+    if (!dql || dql.opType !== 'DynamicQuantizeLinear' || dql.outputs[0] !== aq || (az && dql.outputs[2] !== az)) continue;
+    const weight = wq ? initializers.get(wq) : undefined;
+    if (!weight || weight.dims.length !== 2 || (weight.dataType !== DataType.UINT8 && weight.dataType !== DataType.INT8)) continue;
+    const zeroPoint = wz ? initializers.get(wz) : undefined;
+    if (wz && !zeroPoint) continue;
+    const castNode = only(mm.outputs[0] ?? '');
+    if (!castNode || castNode.opType !== 'Cast' || castNode.attrs.get('to')?.i !== DataType.FLOAT) continue;
+    const mul = only(castNode.outputs[0] ?? '');
+    if (!mul || mul.opType !== 'Mul') continue;
+    const scaleName = mul.inputs[0] === castNode.outputs[0] ? mul.inputs[1] : mul.inputs[0];
+    const scaleMul = scaleName ? producer.get(scaleName) : undefined;
+    if (!scaleMul || scaleMul.opType !== 'Mul') continue;
+    const xScale = dql.outputs[1];
+    const wsName = scaleMul.inputs[0] === xScale ? scaleMul.inputs[1] : scaleMul.inputs[1] === xScale ? scaleMul.inputs[0] : undefined;
+    const scale = wsName ? initializers.get(wsName) : undefined;
+    if (!scale || (scale.dataType !== DataType.FLOAT && scale.dataType !== DataType.FLOAT16)) continue;
+    const x = dql.inputs[0];
+    const out = mul.outputs[0];
+    if (!x || !out) continue;
+    removed.add(mm).add(castNode);
+    if ((consumers.get(scaleMul.outputs[0] ?? '') ?? []).every((c) => c === mul)) removed.add(scaleMul);
+    replace.set(mul, {
+      index: mul.index,
+      opType: 'QuantizedMatMul',
+      domain: INTERNAL_DOMAIN,
+      name: `${mm.name || out}/differentiable`,
+      inputs: [x],
+      outputs: [out],
+      attrs: new Map(),
+    });
+    specs.set(out, { weight, zeroPoint, scale });
+  }
+  // A DynamicQuantizeLinear whose outputs now feed nothing is dropped too.
+  const kept = nodes.filter((n) => !removed.has(n)).map((n) => replace.get(n) ?? n);
+  const used = new Set(kept.flatMap((n) => n.inputs));
+  return {
+    nodes: kept.filter((n) => n.opType !== 'DynamicQuantizeLinear' || n.outputs.some((o) => used.has(o))),
+    specs,
+  };
+}
+
+/** Reads a small float tensor (scale) or integer tensor (zero point) as numbers. */
+function numbers(t: TensorProtoData): Float32Array {
+  const count = t.dims.reduce((a, b) => a * b, 1);
+  const buf = t.bytes.slice().buffer;
+  switch (t.dataType) {
+    case DataType.FLOAT:
+      return new Float32Array(buf, 0, count);
+    case DataType.UINT8:
+      return Float32Array.from(new Uint8Array(buf, 0, count));
+    case DataType.INT8:
+      return Float32Array.from(new Int8Array(buf, 0, count));
+    case DataType.FLOAT16:
+      return Float32Array.from(new Uint16Array(buf, 0, count), halfToFloat);
+    default:
+      throw new Error(`unexpected data type ${t.dataType} for a quantization parameter "${t.name}"`);
+  }
+}
+
+/**
+ * Makes the tensors of one rewritten chain. Memory: one float32 per weight element (the
+ * quantized file has one byte), the same as the fp32 model's weight.
+ */
+export function loadQuantizedWeight(spec: QuantizedSpec): QuantizedWeight {
+  const [k, n] = spec.weight.dims as [number, number];
+  const raw = spec.weight.bytes;
+  const signed = spec.weight.dataType === DataType.INT8;
+  const zp = spec.zeroPoint ? numbers(spec.zeroPoint) : Float32Array.of(0);
+  const perColumn = zp.length > 1;
+  if (perColumn && zp.length !== n) throw new Error(`zero point of "${spec.weight.name}" has ${zp.length} values for ${n} columns`);
+  const w = new Float32Array(k * n);
+  for (let i = 0; i < k * n; i++) {
+    const b = raw[i] as number;
+    w[i] = (signed && b > 127 ? b - 256 : b) - (zp[perColumn ? i % n : 0] as number);
+  }
+  const scale = numbers(spec.scale);
+  if (scale.length !== 1 && scale.length !== n) throw new Error(`scale of "${spec.weight.name}" has ${scale.length} values for ${n} columns`);
+  return {
+    wInt: tf.tensor2d(w, [k, n]),
+    wScale: scale.length === 1 ? tf.scalar(scale[0] as number) : tf.tensor1d(scale),
+  };
+}
+
+/**
+ * ONNX `DynamicQuantizeLinear` followed by the integer product with `wInt`, in float32 tfjs ops
+ * that reproduce ONNX Runtime's integers exactly (integers below 2^24 are exact in float32).
+ *
+ * @param x2 (M, K) activations
+ * @returns (M, N) = float((xq − xz)·wInt) · (xs · Ws)
+ */
+function exactForward(x2: tf.Tensor, w: QuantizedWeight): tf.Tensor {
+  const zero = tf.scalar(0);
+  const lo = tf.minimum(tf.min(x2), zero);
+  const hi = tf.maximum(tf.max(x2), zero);
+  const range = tf.sub(hi, lo);
+  const xs = tf.where(tf.equal(range, zero), tf.onesLike(range), tf.div(range, 255));
+  const xz = tf.round(tf.clipByValue(tf.neg(tf.div(lo, xs)), 0, 255)); // tf.round: half to even, as ORT
+  const xq = tf.clipByValue(tf.add(tf.round(tf.div(x2, xs)), xz), 0, 255);
+  const acc = tf.matMul(tf.sub(xq, xz), w.wInt);
+  return tf.mul(acc, tf.mul(xs, w.wScale));
+}
+
+/**
+ * x · W for a rewritten chain; see the module comment for `mode`.
+ *
+ * @param x (..., K) float activations
+ * @param dequantized W = wInt·wScale as (K, N), for `'dequantized'` mode (cache it per node)
+ * @returns (..., N)
+ */
+export function quantizedMatMul(x: tf.Tensor, w: QuantizedWeight, mode: QuantizedMode, dequantized: () => tf.Tensor): tf.Tensor {
+  const [k, n] = w.wInt.shape;
+  const lead = x.shape.slice(0, -1);
+  const x2 = tf.reshape(x, [-1, k]);
+  if (mode === 'dequantized') return tf.reshape(tf.matMul(x2, dequantized()), [...lead, n]);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor;
+    return {
+      value: exactForward(input, w),
+      // Straight-through: d(x·W)/dx with W = wInt·wScale, i.e. dy·Wᵀ = (dy·wScale)·wIntᵀ.
+      gradFunc: (dy: tf.Tensor) => tf.matMul(tf.mul(dy, w.wScale), w.wInt, false, true),
+    };
+  });
+  return tf.reshape(op(x2), [...lead, n]);
+}
