@@ -54,8 +54,9 @@ export default defineConfig({
     {
       name: 'webgpu',
       metadata: { backend: 'webgpu' },
-      // Downloading and caching do not depend on the inference backend: hub.spec runs on WASM.
-      testIgnore: /hub\.spec\.ts/,
+      // Downloading, caching and the tfjs explanations do not depend on ORT's backend: those
+      // specs run on the WASM project only.
+      testIgnore: /(hub|explain)\.spec\.ts/,
       use: {
         browserName: 'chromium',
         launchOptions: {

@@ -51,8 +51,9 @@ test('gradient relevance points at the prompted object; the token view picks a c
     const o = targets[i];
     const scene = scenes[i];
     if (!o || !scene) throw new Error('scene without objects');
-    await page.getByTestId(`image-${i}`).getByRole('button', { name: `pointing-${i}.png` }).click();
-    await page.getByRole('radio', { name: `Use prompt ${prompts.indexOf(`a ${o.colour} ${o.shape}`) + 1} ` }).check();
+    await page.getByTestId(`image-${i}`).getByRole('button', { name: `pointing-${i}.png`, exact: true }).click();
+    const n = prompts.indexOf(`a ${o.colour} ${o.shape}`) + 1;
+    await page.getByRole('radio', { name: `Use prompt ${n} for prompt-dependent views`, exact: true }).check();
     await expect(stage).toHaveAttribute('data-image', `pointing-${i}.png`);
     await expect(stage).toHaveAttribute('data-ready', 'yes', { timeout: 30_000 });
     const peak = Number(await stage.getAttribute('data-peak'));

@@ -8,7 +8,7 @@ import type { AttentionStack, Grid, PatchMap } from '../explain/types';
 import type { ImageResult } from '../protocol';
 import type { PromptResult } from '../state/results';
 import type { PromptEntry } from '../state/store';
-import { relevanceFor } from './relevance';
+import { denseMapFor, relevanceFor } from './relevance';
 import { resolvedHeads, resolvedLayer, type ViewOptions } from '../state/store';
 
 export interface MethodChoice {
@@ -20,7 +20,16 @@ export const IMAGE_METHODS: MethodChoice[] = [
   { id: 'attention', label: 'Raw attention (one layer)' },
   { id: 'rollout', label: 'Attention rollout (all layers)' },
   { id: 'relevance', label: 'Gradient relevance (prompt)' },
+  { id: 'clearclip', label: 'Dense prompt map: ClearCLIP' },
+  { id: 'maskclip', label: 'Dense prompt map: MaskCLIP' },
 ];
+
+const PROMPT_METHODS = new Set(['relevance', 'clearclip', 'maskclip']);
+
+/** Whether the method's map depends on the selected prompt. */
+export function isPromptMethod(method: string): boolean {
+  return PROMPT_METHODS.has(method);
+}
 
 /** What an image shows under the current view: a map, or a note why there is none yet. */
 export interface ImageView {
@@ -30,9 +39,16 @@ export interface ImageView {
 
 /** Map of one image for the view, including methods computed on demand in the worker. */
 export function imageView(imageId: string, result: ImageResult, view: ViewOptions, prompts: PromptEntry[]): ImageView {
-  if (view.method !== 'relevance') return { map: imageMap(result, view), note: null };
+  if (!isPromptMethod(view.method)) return { map: imageMap(result, view), note: null };
   const prompt = prompts.find((p) => p.id === view.promptId);
   if (!prompt || prompt.text.trim() === '') return { map: null, note: 'Choose a prompt (the round button beside it) to explain.' };
+  if (view.method === 'clearclip' || view.method === 'maskclip') {
+    const dense = denseMapFor(imageId, prompt.text, view.method);
+    if (!dense) return { map: null, note: null };
+    if (dense.status === 'running') return { map: null, note: `Computing the dense map for “${prompt.text}”…` };
+    if (dense.status === 'error') return { map: null, note: dense.message };
+    return { map: { width: dense.result.grid.width, height: dense.result.grid.height, values: dense.result.map }, note: null };
+  }
   const entry = relevanceFor({ imageId, promptText: prompt.text, startLayerImage: view.relevanceStart, startLayerText: view.relevanceStart });
   if (!entry) return { map: null, note: null };
   if (entry.status === 'running') return { map: null, note: `Computing relevance for “${prompt.text}”…` };

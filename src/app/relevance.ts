@@ -3,7 +3,7 @@
  * results are kept here so that going back to a combination is instant.
  */
 import * as Comlink from 'comlink';
-import { parseWorkerError, type RelevanceProgress, type RelevanceResult } from '../protocol';
+import { parseWorkerError, type DenseMapMode, type DenseMapResult, type RelevanceProgress, type RelevanceResult } from '../protocol';
 import { useLens } from '../state/store';
 import { tokenize, workerApi } from './pipeline';
 
@@ -51,7 +51,37 @@ export function relevanceFor(k: RelevanceKey): Entry | null {
   return entry;
 }
 
+type DenseEntry =
+  | { status: 'running' }
+  | { status: 'done'; result: DenseMapResult }
+  | { status: 'error'; message: string };
+
+const denseEntries = new Map<string, DenseEntry>();
+
+/** A gradient-free dense prompt map (ClearCLIP or MaskCLIP), computed once per combination. */
+export function denseMapFor(imageId: string, promptText: string, mode: DenseMapMode): DenseEntry | null {
+  const tok = tokenize(promptText);
+  if (!tok) return null;
+  const key = `${imageId}|${tok.ids.join(',')}|${mode}`;
+  const known = denseEntries.get(key);
+  if (known) return known;
+  const entry: DenseEntry = { status: 'running' };
+  denseEntries.set(key, entry);
+  const requestId = Date.now() * 1000 + Math.floor(Math.random() * 1000);
+  workerApi()
+    .denseMap({ requestId, imageId, promptIds: tok.ids, mode })
+    .then(
+      (result) => denseEntries.set(key, { status: 'done', result }),
+      (err: unknown) => denseEntries.set(key, { status: 'error', message: parseWorkerError(err).message }),
+    )
+    .finally(() => useLens.getState().bumpResults());
+  return entry;
+}
+
 // Results belong to one model: forget them when another starts loading.
 useLens.subscribe((state, prev) => {
-  if (state.model.status === 'loading' && prev.model.status !== 'loading') entries.clear();
+  if (state.model.status === 'loading' && prev.model.status !== 'loading') {
+    entries.clear();
+    denseEntries.clear();
+  }
 });
