@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY=/usr/bin/python3
 SEED=${SEED:-0}
-STEPS=${STEPS:-2500}
-$PY train.py --steps "$STEPS" --batch 128 --lr 1.5e-3 --seed "$SEED"
+STEPS=${STEPS:-2400}
+$PY train.py --steps "$STEPS" --batch 128 --lr 1e-3 --warmup 150 --seed "$SEED"
 $PY evaluate.py --ckpt .work/final.pt --n 400 | tee .work/metrics.json
 $PY export.py --ckpt .work/final.pt --out ../../public/models/clip-lens-shapes
 $PY goldens.py --ckpt .work/final.pt --out golden
