@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allHeads, clsRow, fuseHeads, patchToken, queryRow, soloHead, textRow } from './attention';
-import { identityStack, randomStack } from './fixtures';
+import { identityStack, randomStack } from '../testing/attention';
 import type { AttentionStack, Fusion } from './types';
 
 const grid = { width: 3, height: 2 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allHeads, clsRow, queryRow, soloHead, textRow } from './attention';
-import { randomStack } from './fixtures';
+import { randomStack } from '../testing/attention';
 import { defaultOf, resolveOptions } from './method';
 import { EXPLAIN_METHODS, getMethod } from './registry';
 import { rolloutMap, rolloutRow } from './rollout';

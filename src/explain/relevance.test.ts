@@ -3,7 +3,7 @@
  * with gradients from the interpreted bundled model, is in src/worker/grad/gradients.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { randomStack, seededRandom } from './fixtures';
+import { randomStack, seededRandom } from '../testing/attention';
 import type { GradientStack } from './method';
 import { getMethod } from './registry';
 import { gradCam, headImportance, imageRelevance, relevanceRow, textRelevance, textRelevanceTokens } from './relevance';

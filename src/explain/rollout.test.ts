@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { golden, maxAbsDiff, tensor } from '../testing/golden';
 import { allHeads, fuseHeads } from './attention';
-import { identityStack, randomStack, stackFromLayers } from './fixtures';
+import { identityStack, randomStack, stackFromLayers } from '../testing/attention';
 import { clsRowOf, rolloutMap, rolloutMatrix, rolloutRow } from './rollout';
 import type { AttentionStack, Fusion } from './types';
 

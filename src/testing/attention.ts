@@ -1,19 +1,10 @@
 /**
  * Synthetic attention stacks for tests of explanation methods (deterministic, no model needed).
  */
-import type { AttentionStack } from './types';
+import type { AttentionStack } from '../explain/types';
+import { seededRandom } from './scenes';
 
-/** Small deterministic PRNG (mulberry32): same seed, same numbers, on every platform. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /**
  * Random softmax attention `(layers, heads, seq, seq)`: each row is softmax of N(0, `spread`²)-ish
