@@ -8,7 +8,7 @@
  * numbers when the interpreter asks. Field numbers follow onnx/onnx.proto (IR version 10).
  */
 import { UnsupportedModelError } from '../onnx/errors';
-import { DataType, elementSize } from '../onnx/graph';
+import { DataType, readTensorProto, type OnnxNode } from '../onnx/graph';
 import { ProtobufError, Reader, WireType } from '../onnx/protobuf';
 import { halfBitsToFloat32 } from '../onnx/tensors';
 
@@ -39,16 +39,8 @@ export interface Attribute {
   readonly hasGraph?: boolean;
 }
 
-/** A graph node with everything needed to evaluate it. */
-export interface ModelNode {
-  readonly index: number;
-  readonly opType: string;
-  /** `''` for the default ONNX domain (also spelled `ai.onnx`). */
-  readonly domain: string;
-  readonly name: string;
-  /** Input names; `''` marks an omitted optional input. */
-  readonly inputs: readonly string[];
-  readonly outputs: readonly string[];
+/** A graph node with everything needed to evaluate it: an {@link OnnxNode} plus its attributes. */
+export interface ModelNode extends OnnxNode {
   readonly attrs: ReadonlyMap<string, Attribute>;
 }
 
@@ -67,19 +59,6 @@ export interface ParsedModel {
 const Graph = { node: 1, initializer: 5, input: 11, output: 12, sparseInitializer: 15 } as const;
 const NodeF = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 } as const;
 const Attr = { name: 1, f: 2, i: 3, s: 4, t: 5, g: 6, floats: 7, ints: 8, strings: 9, tensors: 10, graphs: 11 } as const;
-const TensorF = {
-  dims: 1,
-  dataType: 2,
-  floatData: 4,
-  int32Data: 5,
-  stringData: 6,
-  int64Data: 7,
-  name: 8,
-  rawData: 9,
-  doubleData: 10,
-  uint64Data: 11,
-  dataLocation: 14,
-} as const;
 
 /**
  * Parses a model for the interpreter.
@@ -145,7 +124,7 @@ function readGraph(
         nodes.push(readNode(g.message(), nodes.length));
         break;
       case Graph.initializer: {
-        const t = readTensorProto(g.message(), modelName);
+        const t = readTensor(g.message(), modelName);
         initializers.set(t.name, t);
         break;
       }
@@ -242,7 +221,7 @@ function readAttribute(r: Reader): Attribute {
         out.s = r.string();
         break;
       case Attr.t:
-        out.t = readTensorProto(r.message(), 'attribute');
+        out.t = readTensor(r.message(), 'attribute');
         break;
       case Attr.floats:
         r.repeated(tag.wire, WireType.Fixed32, (x) => (out.floats ??= []).push(x.float32()));
@@ -276,101 +255,18 @@ function readInt64(r: Reader): number {
   return Number(v);
 }
 
-function readTensorProto(r: Reader, modelName: string): TensorProtoData {
-  const dims: number[] = [];
-  let dataType = 0;
-  let name = '';
-  let raw: Uint8Array | undefined;
-  let external = false;
-  const floats: number[] = [];
-  const ints: number[] = [];
-  const int64s: bigint[] = [];
-  const doubles: number[] = [];
-  while (!r.done) {
-    const tag = r.tag();
-    switch (tag.field) {
-      case TensorF.dims:
-        r.repeated(tag.wire, WireType.Varint, (x) => dims.push(x.int64()));
-        break;
-      case TensorF.dataType:
-        dataType = r.int64();
-        break;
-      case TensorF.name:
-        name = r.string();
-        break;
-      case TensorF.rawData:
-        raw = r.bytesView();
-        break;
-      case TensorF.floatData:
-        r.repeated(tag.wire, WireType.Fixed32, (x) => floats.push(x.float32()));
-        break;
-      case TensorF.int32Data:
-        r.repeated(tag.wire, WireType.Varint, (x) => ints.push(Number(BigInt.asIntN(32, x.varint64()))));
-        break;
-      case TensorF.int64Data:
-        r.repeated(tag.wire, WireType.Varint, (x) => int64s.push(BigInt.asIntN(64, x.varint64())));
-        break;
-      case TensorF.uint64Data:
-        r.repeated(tag.wire, WireType.Varint, (x) => int64s.push(x.varint64()));
-        break;
-      case TensorF.doubleData:
-        r.repeated(tag.wire, WireType.Fixed64, (x) => {
-          const at = x.pos;
-          x.skip(WireType.Fixed64);
-          doubles.push(new DataView(x.bytes.buffer, x.bytes.byteOffset + at, 8).getFloat64(0, true));
-        });
-        break;
-      case TensorF.dataLocation:
-        external = r.int64() === 1;
-        break;
-      default:
-        r.skip(tag.wire);
-    }
-  }
+function readTensor(r: Reader, modelName: string): TensorProtoData {
+  const { name, dims, dataType, external, bytes, byteLength } = readTensorProto(r);
   if (external) {
     throw new UnsupportedModelError('external-data', `Weight "${name}" of ${modelName} is stored outside the .onnx file (ONNX external data), which this app does not load.`);
   }
-  const size = elementSize(dataType);
-  if (size === undefined) {
+  if (byteLength === undefined) {
     throw new UnsupportedModelError('not-onnx', `Tensor "${name}" of ${modelName} has data type ${dataType}, which is not a numeric type the interpreter reads.`);
   }
-  const count = dims.reduce((a, b) => a * b, 1);
-  const bytes = raw ?? pack(dataType, size, floats, ints, int64s, doubles);
-  if (bytes.length !== count * size) {
-    throw new UnsupportedModelError('truncated', `Tensor "${name}" of ${modelName} holds ${bytes.length} bytes but its shape [${dims.join(', ')}] needs ${count * size}: the model file is damaged.`);
+  if (bytes.length !== byteLength) {
+    throw new UnsupportedModelError('truncated', `Tensor "${name}" of ${modelName} holds ${bytes.length} bytes but its shape [${dims.join(', ')}] needs ${byteLength}: the model file is damaged.`);
   }
   return { name, dims, dataType, bytes };
-}
-
-/** Packs TensorProto's typed repeated fields into little-endian bytes of `dataType`. */
-function pack(
-  dataType: number,
-  size: number,
-  floats: number[],
-  ints: number[],
-  int64s: bigint[],
-  doubles: number[],
-): Uint8Array {
-  const source: readonly (number | bigint)[] =
-    dataType === DataType.FLOAT
-      ? floats
-      : dataType === DataType.DOUBLE
-        ? doubles
-        : dataType === DataType.INT64 || dataType === DataType.UINT64 || dataType === DataType.UINT32
-          ? int64s
-          : ints;
-  const out = new Uint8Array(source.length * size);
-  const view = new DataView(out.buffer);
-  source.forEach((v, i) => {
-    const at = i * size;
-    if (dataType === DataType.FLOAT) view.setFloat32(at, Number(v), true);
-    else if (dataType === DataType.DOUBLE) view.setFloat64(at, Number(v), true);
-    else if (size === 8) view.setBigUint64(at, BigInt.asUintN(64, BigInt(v)), true);
-    else if (size === 4) view.setUint32(at, Number(v) >>> 0, true);
-    else if (size === 2) view.setUint16(at, Number(v) & 0xffff, true); // float16 bits live in int32_data
-    else view.setUint8(at, Number(v) & 0xff);
-  });
-  return out; // the caller checks the length against the shape
 }
 
 /** Decoded values of a tensor: floats as float32 (float16/double/bfloat16 converted), integers and bools as numbers. */

@@ -473,9 +473,57 @@ function tensorNameIs(r: Reader, wanted: Uint8Array): boolean {
   return match;
 }
 
-/** Reads a whole TensorProto and packs its values as little-endian bytes. */
+/** Reads a whole initializer TensorProto (see {@link readTensorProto}) and validates it. */
 function readTensor(r: Reader, name: string): Initializer {
-  const header = readTensorHeader(new Reader(r.bytes, r.pos, r.end));
+  const t = readTensorProto(r);
+  if (t.external) {
+    throw new UnsupportedModelError(
+      'external-data',
+      `Weight "${name}" is stored outside the .onnx file (ONNX external data), which this app does not load. ` +
+        'Use a single-file export (models under 2 GB are normally exported as one file).',
+    );
+  }
+  if (t.hasStrings || t.byteLength === undefined) {
+    throw new UnsupportedModelError('not-onnx', `Weight "${name}" has data type ${t.dataType}, which is not a numeric tensor type.`);
+  }
+  if (t.bytes.length !== t.byteLength) {
+    throw new UnsupportedModelError(
+      'truncated',
+      `Weight "${name}" holds ${t.bytes.length} bytes but its shape [${t.dims.join(', ')}] needs ${t.byteLength}: the model file is damaged.`,
+    );
+  }
+  return { name: t.name, dims: t.dims, dataType: t.dataType, data: t.bytes };
+}
+
+/** A decoded `TensorProto`, not yet validated: callers check the flags and the length. */
+export interface TensorProtoFields {
+  readonly name: string;
+  readonly dims: readonly number[];
+  /** ONNX `TensorProto.DataType`; see {@link DataType}. */
+  readonly dataType: number;
+  /** `data_location` is EXTERNAL: the values live in another file and `bytes` is empty. */
+  readonly external: boolean;
+  /** The tensor has `string_data`. */
+  readonly hasStrings: boolean;
+  /**
+   * The values as little-endian bytes: a view of `raw_data` into the reader's bytes when present
+   * (no copy, possibly unaligned), else packed from the typed repeated field that matches
+   * `dataType` (empty when the type has no {@link elementSize}).
+   */
+  readonly bytes: Uint8Array;
+  /** `product(dims) × elementSize(dataType)`, what `bytes.length` must be; undefined for non-numeric types. */
+  readonly byteLength: number | undefined;
+}
+
+/**
+ * Decodes a whole `TensorProto` message: dims, data_type, name, raw_data (as a view), the typed
+ * repeated value fields (float/int32/int64/uint64/double), and the string_data / data_location
+ * markers. Does not validate them; see {@link TensorProtoFields}.
+ */
+export function readTensorProto(r: Reader): TensorProtoFields {
+  let name = '';
+  const dims: number[] = [];
+  let dataType = 0;
   let raw: Uint8Array | undefined;
   let external = false;
   const floats: number[] = [];
@@ -486,6 +534,17 @@ function readTensor(r: Reader, name: string): Initializer {
   while (!r.done) {
     const tag = r.tag();
     switch (tag.field) {
+      case Tensor.dims:
+        r.repeated(tag.wire, WireType.Varint, (x) => dims.push(x.int64()));
+        break;
+      case Tensor.dataType:
+        expectWire(tag, WireType.Varint, r);
+        dataType = r.int64();
+        break;
+      case Tensor.name:
+        expectWire(tag, WireType.Len, r);
+        name = r.string();
+        break;
       case Tensor.rawData:
         expectWire(tag, WireType.Len, r);
         raw = r.bytesView();
@@ -494,7 +553,7 @@ function readTensor(r: Reader, name: string): Initializer {
         r.repeated(tag.wire, WireType.Fixed32, (x) => floats.push(x.float32()));
         break;
       case Tensor.int32Data:
-        r.repeated(tag.wire, WireType.Varint, (x) => ints.push(x.int64()));
+        r.repeated(tag.wire, WireType.Varint, (x) => ints.push(Number(BigInt.asIntN(32, x.varint64()))));
         break;
       case Tensor.int64Data:
         r.repeated(tag.wire, WireType.Varint, (x) => int64s.push(BigInt.asIntN(64, x.varint64())));
@@ -521,41 +580,22 @@ function readTensor(r: Reader, name: string): Initializer {
         r.skip(tag.wire);
     }
   }
-  if (external) {
-    throw new UnsupportedModelError(
-      'external-data',
-      `Weight "${name}" is stored outside the .onnx file (ONNX external data), which this app does not load. ` +
-        'Use a single-file export (models under 2 GB are normally exported as one file).',
-    );
-  }
-  const size = elementSize(header.dataType);
-  if (hasStrings || size === undefined) {
-    throw new UnsupportedModelError('not-onnx', `Weight "${name}" has data type ${header.dataType}, which is not a numeric tensor type.`);
-  }
-  const count = header.dims.reduce((a, b) => a * b, 1);
-  const data = raw ?? packTyped(header.dataType, size, count, floats, ints, int64s, doubles);
-  if (data.length !== count * size) {
-    throw new UnsupportedModelError(
-      'truncated',
-      `Weight "${name}" holds ${data.length} bytes but its shape [${header.dims.join(', ')}] needs ${count * size}: the model file is damaged.`,
-    );
-  }
-  return { ...header, data };
+  const size = elementSize(dataType);
+  const byteLength = size === undefined ? undefined : dims.reduce((a, b) => a * b, 1) * size;
+  const bytes = raw ?? (size === undefined ? new Uint8Array(0) : packTyped(dataType, size, floats, ints, int64s, doubles));
+  return { name, dims, dataType, external, hasStrings, bytes, byteLength };
 }
 
-/** Packs values from TensorProto's typed repeated fields into little-endian bytes of `dataType`. */
+/** Packs TensorProto's typed repeated fields into little-endian bytes of `dataType`; the caller checks the length. */
 function packTyped(
   dataType: number,
   size: number,
-  count: number,
   floats: number[],
   ints: number[],
   int64s: bigint[],
   doubles: number[],
 ): Uint8Array {
-  const out = new Uint8Array(count * size);
-  const view = new DataView(out.buffer);
-  // ONNX stores each type in a fixed field; fill from whichever one matches, validating the count.
+  // ONNX stores each type in a fixed field; fill from whichever one matches.
   const source: readonly (number | bigint)[] =
     dataType === DataType.FLOAT
       ? floats
@@ -564,29 +604,17 @@ function packTyped(
         : dataType === DataType.INT64 || dataType === DataType.UINT64 || dataType === DataType.UINT32
           ? int64s
           : ints;
-  if (source.length !== count) return out.subarray(0, source.length * size); // caught by the length check
-  for (let i = 0; i < count; i++) {
-    const v = source[i] as number | bigint;
+  const out = new Uint8Array(source.length * size);
+  const view = new DataView(out.buffer);
+  source.forEach((v, i) => {
     const at = i * size;
-    switch (dataType) {
-      case DataType.FLOAT:
-        view.setFloat32(at, Number(v), true);
-        break;
-      case DataType.DOUBLE:
-        view.setFloat64(at, Number(v), true);
-        break;
-      case DataType.INT64:
-        view.setBigInt64(at, BigInt(v), true);
-        break;
-      case DataType.UINT64:
-        view.setBigUint64(at, BigInt(v), true);
-        break;
-      default:
-        // int32_data holds int32 and every narrower type (for float16/bfloat16: the bit pattern).
-        if (size === 1) view.setUint8(at, Number(v) & 0xff);
-        else if (size === 2) view.setUint16(at, Number(v) & 0xffff, true);
-        else view.setUint32(at, Number(v) >>> 0, true);
-    }
-  }
+    if (dataType === DataType.FLOAT) view.setFloat32(at, Number(v), true);
+    else if (dataType === DataType.DOUBLE) view.setFloat64(at, Number(v), true);
+    else if (size === 8) view.setBigUint64(at, BigInt.asUintN(64, BigInt(v)), true);
+    else if (size === 4) view.setUint32(at, Number(v) >>> 0, true);
+    // int32_data holds int32 and every narrower type (for float16/bfloat16: the bit pattern).
+    else if (size === 2) view.setUint16(at, Number(v) & 0xffff, true);
+    else view.setUint8(at, Number(v) & 0xff);
+  });
   return out;
 }
