@@ -64,4 +64,14 @@ test('gradient relevance points at the prompted object; the token view picks a c
   console.log(`pointing game (gradient relevance, all layers): ${hits}/${SCENES}; token view content word: ${wordHits}/${SCENES}`);
   expect(hits / SCENES).toBeGreaterThanOrEqual(0.85);
   expect(wordHits / SCENES).toBeGreaterThanOrEqual(0.8);
+
+  // The head ranking drives the head toggles: its top head becomes the solo head of raw attention.
+  const top = page.getByTestId('head-ranking').getByRole('button').first();
+  const label = (await top.getAttribute('aria-label')) ?? '';
+  const [, layer, head] = /layer (\d+), head (\d+)/.exec(label) ?? [];
+  await top.click();
+  await expect(page.getByTestId('method')).toHaveValue('attention');
+  await expect(page.getByTestId('layer-value')).toHaveText(layer ?? '?');
+  await expect(page.getByTestId(`head-${Number(head) - 1}`)).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.locator('[data-testid^="head-"][aria-pressed="true"]')).toHaveCount(1);
 });

@@ -8,6 +8,7 @@ import { resolvedHeads, resolvedLayer, useLens } from '../state/store';
 import { ColorBar } from './ColorBar';
 import { HeatmapCanvas } from './HeatmapCanvas';
 import { imageMap, imageView } from './maps';
+import { HeadRanking } from './HeadRanking';
 import { TokenView } from './TokenView';
 
 const FOCUS_WIDTH = 448;
@@ -98,6 +99,10 @@ export function FocusView() {
           </table>
         </div>
       )}
+      {view.method === 'relevance' && (() => {
+        const prompt = prompts.find((p) => p.id === view.promptId);
+        return prompt && prompt.text.trim() !== '' ? <HeadRanking imageId={entry.id} promptText={prompt.text} heads={heads} /> : null;
+      })()}
       <TokenView />
     </section>
   );
