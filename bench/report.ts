@@ -148,7 +148,11 @@ export function machineLine(r: Results): string {
     `- Browser: ${m.chromium}, headless, driven by Playwright ${m.playwright}; Node ${m.node}`,
     `- onnxruntime-web ${m.onnxruntimeWeb} (ours); transformers.js ${m.transformersJs} with its own onnxruntime-web ${m.transformersJsOnnxruntimeWeb}`,
     `- PyTorch ${m.torch} (Debian), ${r.threads} threads`,
-    `- Load average (1 min): ${m.loadAverage.before.toFixed(2)} before, during median ${m.loadAverage.median.toFixed(2)} / max ${m.loadAverage.max.toFixed(2)}, ` +
-      `${m.loadAverage.after.toFixed(2)} after (the bench alone: about 2)${m.busy.length ? `; **busy: ${m.busy.join('; ')}**` : ''}`,
+    ...r.runs.map((run) => {
+      const l = run.loadAverage;
+      return `- Run ${run.date} (${run.models.join(', ')}): load average (1 min) ${l.before.toFixed(2)} before, ` +
+        `during median ${l.median.toFixed(2)} / max ${l.max.toFixed(2)}, ${l.after.toFixed(2)} after (the bench alone: about 2)`;
+    }),
+    ...(m.busy.length ? [`- **Busy: ${m.busy.join('; ')}**`] : []),
   ].join('\n');
 }

@@ -121,8 +121,16 @@ export interface ModelResult {
   torch: Outcome<TorchResult> | null;
 }
 
+/** One invocation of the bench; `--merge` keeps the models of earlier runs, so there may be several. */
+export interface Run {
+  date: string;
+  models: string[];
+  loadAverage: Machine['loadAverage'];
+}
+
 export interface Results {
   date: string;
+  runs: Run[];
   quick: boolean;
   durationS: number;
   threads: number;

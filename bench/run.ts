@@ -7,6 +7,7 @@
  *   npm run bench -- --quick        fewer repetitions, a few minutes: to check the bench itself
  *   npm run bench -- --docs         also rewrite the results section of docs/benchmarks.md
  *   npm run bench -- --models=clip-lens-shapes,clip-vit-base-patch32-lookalike
+ *   npm run bench -- --models=… --merge   re-run some models, keep the others' figures from bench/results.json
  *   npm run bench -- --force        run even while a training job is running (timings then worthless)
  *
  * Steps: make the ViT-B lookalikes if missing (tools/models/lookalikes.py) and the MatMul graphs
@@ -503,9 +504,16 @@ async function main(): Promise<void> {
   info.loadAverage.after = os.loadavg()[0] ?? NaN;
   if (load.length > 0) Object.assign(info.loadAverage, { median: summarize(load).median, max: summarize(load).max });
 
+  const date = new Date().toISOString();
+  const thisRun = { date, models: results.map((r) => r.id), loadAverage: info.loadAverage };
+  // --merge: models not run this time keep their figures from bench/results.json.
+  const previous = argv.includes('--merge') && existsSync(join(ROOT, 'bench/results.json'))
+    ? (JSON.parse(readFileSync(join(ROOT, 'bench/results.json'), 'utf8')) as Results) : null;
+  const kept = (previous?.models ?? []).filter((old) => !results.some((r) => r.id === old.id));
   const all: Results = {
-    date: new Date().toISOString(), quick, durationS: (Date.now() - started) / 1000, threads: THREADS,
-    machine: info, peak: peakResult, models: results, webgpuSmoke: smoke,
+    date, runs: [...(previous?.runs ?? []).filter((r) => r.models.some((id) => kept.some((k) => k.id === id))), thisRun],
+    quick, durationS: (Date.now() - started) / 1000, threads: THREADS, machine: info, peak: peakResult,
+    models: MODELS.flatMap((m) => [...results, ...kept].filter((r) => r.id === m.id)), webgpuSmoke: smoke,
   };
   writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(all, null, 1)}\n`);
   const md = `${machineLine(all)}\n\n${markdown(all)}`;
