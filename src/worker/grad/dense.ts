@@ -554,14 +554,7 @@ export class DenseEngine {
    */
   async compute(req: DenseMapRequest, checkpoint: () => void): Promise<DenseMapResult> {
     checkRequest(req);
-    const pixels = this.engine.pixelsOf(req.imageId);
-    if (!pixels) {
-      throw new Error(formatWorkerError(
-        'unknown-image',
-        `The image "${req.imageId}" is not in the worker's cache (it keeps the last ${this.engine.pixelCapacity} encoded ` +
-          'images): encode it again, then ask for the dense map.',
-      ));
-    }
+    const pixels = this.engine.requirePixels(req.imageId, 'the dense map');
     const key = `${this.pixelId(pixels)}|${req.mode}|${req.promptIds.join(',')}`;
     const hit = this.results.get(key);
     if (hit) return { imageId: req.imageId, map: hit.map.slice(), grid: { ...hit.grid }, ms: 0, cached: true };

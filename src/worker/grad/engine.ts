@@ -128,16 +128,20 @@ export class RelevanceEngine {
   }
 
   /**
-   * The kept pixels of an image, or undefined. The same object is returned until the image is
-   * encoded again or the model changes, so callers may key caches on its identity.
+   * The kept pixels of an image, or the `unknown-image` error saying what to do (`what`: the
+   * result asked for). The same object is returned until the image is encoded again or the model
+   * changes, so callers may key caches on its identity.
    */
-  pixelsOf(imageId: string): Pixels | undefined {
-    return this.pixels.get(imageId);
-  }
-
-  /** How many images' pixels are kept (for messages). */
-  get pixelCapacity(): number {
-    return this.pixels.capacity;
+  requirePixels(imageId: string, what: string): Pixels {
+    const pixels = this.pixels.get(imageId);
+    if (!pixels) {
+      throw new Error(formatWorkerError(
+        'unknown-image',
+        `The image "${imageId}" is not in the worker's cache (it keeps the last ${this.pixels.capacity} encoded ` +
+          `images): encode it again, then ask for ${what}.`,
+      ));
+    }
+    return pixels;
   }
 
   /**
@@ -183,14 +187,7 @@ export class RelevanceEngine {
         return copyResult({ ...hit, cached: true, ms: 0 });
       }
     }
-    const pixels = this.pixels.get(req.imageId);
-    if (!pixels) {
-      throw new Error(formatWorkerError(
-        'unknown-image',
-        `The image "${req.imageId}" is not in the worker's cache (it keeps the last ${this.pixels.capacity} encoded ` +
-          'images): encode it again, then ask for relevance.',
-      ));
-    }
+    const pixels = this.requirePixels(req.imageId, 'relevance');
     const t0 = performance.now();
     progress('prepare', 0);
     const graphs = await this.graphsFor(model);

@@ -5,10 +5,10 @@
  */
 import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { cosine } from '../../state/results';
 import { golden, maxAbsDiff, modelFile, tensor } from '../../testing/golden';
 import { exposeAttention, findAttentionSoftmax, patchOutputs } from './attention';
-import { UnsupportedModelError } from './errors';
-import { fixtureModel, fusedAttentionModel, unfusedAttentionModel } from './fixtures';
+import { fixtureModel, fusedAttentionModel, unfusedAttentionModel, modelError } from './fixtures';
 import { summarizeModel } from './graph';
 import { attentionToFloat32, toFloat32, type StackedAttention } from './tensors';
 
@@ -35,15 +35,6 @@ const TOLERANCE: Record<Variant, { attention: number; embedding: number; cosine:
   _quantized: { attention: 5e-2, embedding: Number.POSITIVE_INFINITY, cosine: 0.99 },
 };
 
-function modelError(fn: () => unknown): UnsupportedModelError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof UnsupportedModelError) return e;
-    throw new Error(`expected UnsupportedModelError, got ${String(e)}`);
-  }
-  throw new Error('expected UnsupportedModelError, nothing was thrown');
-}
 
 /** `toEqual` on multi-MB arrays takes seconds; Buffer.equals is a memcmp. */
 function isPrefix(prefix: Uint8Array, bytes: Uint8Array): boolean {
@@ -51,19 +42,6 @@ function isPrefix(prefix: Uint8Array, bytes: Uint8Array): boolean {
   return bytes.length >= prefix.length && view(prefix, prefix.length).equals(view(bytes, prefix.length));
 }
 
-function cosine(a: Float32Array, b: Float32Array): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number;
-    const y = b[i] as number;
-    ab += x * y;
-    aa += x * x;
-    bb += y * y;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 // ------------------------------------------------------------------------------------------------
 // Inputs from the goldens: all images in one batch (exercises the batch·heads layout); prompts

@@ -4,6 +4,7 @@
  * an exporter. The files are structurally valid ModelProtos; most are not meant to be run.
  */
 import { DataType, type OpsetImport } from './graph';
+import { UnsupportedModelError } from './errors';
 import { Writer } from './protobuf';
 
 /** A node of a synthetic graph. */
@@ -169,4 +170,15 @@ function writeTensor(w: Writer, t: FixtureTensor): void {
 
 function floatTensorType(type: Writer): void {
   type.message(1, (tensorType) => tensorType.int64(1, DataType.FLOAT));
+}
+
+/** Throws unless `fn` throws an UnsupportedModelError; returns it (for tests of the error). */
+export function modelError(fn: () => unknown): UnsupportedModelError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof UnsupportedModelError) return e;
+    throw new Error(`expected UnsupportedModelError, got ${String(e)}`);
+  }
+  throw new Error('expected UnsupportedModelError, nothing was thrown');
 }

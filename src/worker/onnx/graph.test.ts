@@ -1,24 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import { goldenFile, modelFile } from '../../testing/golden';
 import { patchOutputs } from './attention';
-import { UnsupportedModelError } from './errors';
-import { fixtureModel } from './fixtures';
+import { fixtureModel, modelError } from './fixtures';
 import { DataType, readInitializer, summarizeModel } from './graph';
 import { Writer, WireType, varintSize } from './protobuf';
 import { halfBitsToFloat32 } from './tensors';
 
 const FILES = ['vision_model', 'text_model'].flatMap((e) => ['', '_fp16', '_quantized'].map((v) => `${e}${v}`));
 
-/** Throws unless `fn` throws an UnsupportedModelError; returns it. */
-function modelError(fn: () => unknown): UnsupportedModelError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof UnsupportedModelError) return e;
-    throw new Error(`expected UnsupportedModelError, got ${String(e)}`);
-  }
-  throw new Error('expected UnsupportedModelError, nothing was thrown');
-}
 
 describe('bundled models', () => {
   test.each(FILES)('%s: summary has the transformers.js interface', (file) => {
