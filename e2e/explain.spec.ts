@@ -1,11 +1,13 @@
 /**
  * Explanations point at the prompted object: the pointing game, run in the app on fresh
- * two-object scenes, and the token view picking a content word of the prompt.
+ * two-object scenes, and the token view picking a content word of the prompt; the prompt
+ * difference (A − B) points at A and flips with A and B; the Compare panel's shared and separate
+ * scales; cancelling a relevance computation and running it again.
  */
 import { expect, test } from '@playwright/test';
 import { PNG } from 'pngjs';
-import { makeScene, seededRandom, type Scene } from '../src/testing/scenes';
-import { LensPage } from './lensPage';
+import { makeScene, seededRandom, type Scene, type SceneObject } from '../src/testing/scenes';
+import { LensPage, pixelDifference } from './lensPage';
 
 const SCENES = 40;
 const SIZE = 128; // drawn at 2× the model's input: the app's bicubic resize brings it to 64
@@ -74,4 +76,154 @@ test('gradient relevance points at the prompted object; the token view picks a c
   await expect(page.getByTestId('layer-value')).toHaveText(layer ?? '?');
   await expect(page.getByTestId(`head-${Number(head) - 1}`)).toHaveAttribute('aria-pressed', 'true');
   await expect(page.locator('[data-testid^="head-"][aria-pressed="true"]')).toHaveCount(1);
+});
+
+const caption = (o: SceneObject): string => `a ${o.colour} ${o.shape}`;
+
+test('the prompt difference A − B peaks inside object A; swapping A and B flips its sign', async ({ page }, info) => {
+  test.setTimeout(300_000);
+  const N = 8;
+  const lens = await LensPage.open(page, info);
+  const rand = seededRandom(9090);
+  const scenes = Array.from({ length: N }, () => makeScene(rand, { width: SIZE, height: SIZE, objects: 2, distinct: true }));
+  const prompts = [...new Set(scenes.flatMap((s) => s.objects.map(caption)))];
+  await lens.setPrompts(prompts);
+  // Options before the images, so that nothing is computed that the test does not read.
+  await page.getByTestId('method').selectOption('difference');
+  await page.getByTestId('difference-base').selectOption('relevance');
+  await page.getByTestId('relevance-start').selectOption('0');
+  await lens.addFiles(scenes.map((s, i) => ({ name: `difference-${i}.png`, mimeType: 'image/png', buffer: png(s) })));
+  await lens.waitForImages(N, 120_000);
+
+  const stage = page.getByTestId('focus-stage');
+  let hits = 0;
+  for (let i = 0; i < N; i++) {
+    const scene = scenes[i];
+    const target = i % 2;
+    const a = scene?.objects[target];
+    const b = scene?.objects[1 - target];
+    if (!scene || !a || !b) throw new Error('scene without two objects');
+    await lens.focusImage(i, `difference-${i}.png`);
+    await lens.choosePrompt(prompts.indexOf(caption(a)));
+    await page.getByTestId('prompt-b').selectOption({ label: caption(b) });
+    await expect(stage).toHaveAttribute('data-prompt', caption(a));
+    await expect(stage).toHaveAttribute('data-prompt-b', caption(b));
+    await expect(stage).toHaveAttribute('data-ready', 'yes', { timeout: 60_000 });
+    await expect(stage).toHaveAttribute('data-signed', 'yes');
+    const peak = Number(await stage.getAttribute('data-peak'));
+    if (hit(peak, 8, scene, target)) hits++;
+
+    // B − A is exactly −(A − B): the patch that was "most A" is now the most negative one.
+    await page.getByTestId('swap-prompts').click();
+    await expect(stage).toHaveAttribute('data-prompt', caption(b));
+    await expect(stage).toHaveAttribute('data-prompt-b', caption(a));
+    await expect(stage).toHaveAttribute('data-ready', 'yes');
+    expect(Number(await stage.getAttribute('data-trough'))).toBe(peak);
+    expect(Number(await stage.getAttribute('data-peak'))).not.toBe(peak);
+  }
+  console.log(`pointing game (prompt difference of gradient relevance, A − B): ${hits}/${N}`);
+  expect(hits).toBeGreaterThanOrEqual(Math.ceil(0.75 * N));
+});
+
+test('Compare shows one labelled canvas per panel; a shared scale paints differently from separate scales', async ({ page }, info) => {
+  const lens = await LensPage.open(page, info);
+  const scene = makeScene(seededRandom(3131), { width: SIZE, height: SIZE, objects: 2, distinct: true });
+  const [first, second] = scene.objects;
+  if (!first || !second) throw new Error('scene without two objects');
+  await lens.setPrompts([caption(first), caption(second)]);
+  await lens.addFiles([{ name: 'compare.png', mimeType: 'image/png', buffer: png(scene) }]);
+  await lens.waitForImages(1);
+
+  await page.getByTestId('compare-toggle').click();
+  await page.getByTestId('compare-add').click();
+  await page.getByTestId('compare-method-2').selectOption('clearclip');
+  // Probabilities (attention, rollout) and a cosine similarity (ClearCLIP): different magnitudes.
+  const N = 3;
+  await expect(page.locator('[data-testid^="compare-panel-"]')).toHaveCount(N);
+  await expect(page.locator('[data-testid^="compare-canvas-"]')).toHaveCount(N);
+  await expect(page.getByTestId('compare-label-0')).toHaveText(/Raw attention/);
+  await expect(page.getByTestId('compare-label-1')).toHaveText(/rollout/);
+  await expect(page.getByTestId('compare-label-2')).toHaveText(`Dense prompt map: ClearCLIP: “${caption(first)}”`);
+  for (let i = 0; i < N; i++) await expect(page.getByTestId(`compare-panel-${i}`)).toHaveAttribute('data-ready', 'yes');
+  await expect(page.getByTestId('compare-shared')).toBeChecked();
+
+  const shared = await lens.compareRanges();
+  for (const r of shared) {
+    expect(Number.isFinite(r.min) && Number.isFinite(r.max) && r.max > r.min).toBe(true);
+    expect(r).toEqual(shared[0]);
+  }
+  await lens.nextFrames();
+  const sharedPixels = await Promise.all(Array.from({ length: N }, (_, i) => lens.canvasPixels(`compare-canvas-${i}`)));
+
+  await page.getByTestId('compare-shared').uncheck();
+  const separate = await lens.compareRanges();
+  // Each panel on its own range: they differ from one another, and from the shared one where the
+  // panel's values do not span the pooled range.
+  expect(new Set(separate.map((r) => `${r.min}|${r.max}`)).size).toBe(N);
+  const rescaled = separate.flatMap((r, i) => {
+    const s = shared[i];
+    return s && Math.abs(r.max - r.min - (s.max - s.min)) > 1e-3 * (s.max - s.min) ? [i] : [];
+  });
+  expect(rescaled.length).toBeGreaterThanOrEqual(N - 1);
+  await expect.poll(async () => {
+    const diffs = await Promise.all(rescaled.map(async (i) => pixelDifference(sharedPixels[i] ?? [], await lens.canvasPixels(`compare-canvas-${i}`))));
+    return Math.min(...diffs);
+  }, { message: 'panels whose range changed must repaint' }).toBeGreaterThan(0.05);
+
+  // Percentiles clip the extremes: a narrower range than min–max for at least one panel.
+  await page.getByTestId('compare-normalization').selectOption('percentile');
+  const clipped = await lens.compareRanges();
+  expect(clipped.some((r, i) => r.max - r.min < (separate[i]?.max ?? 0) - (separate[i]?.min ?? 0) - 1e-9)).toBe(true);
+});
+
+test('gradient relevance shows its progress, can be cancelled, and runs again on request', async ({ page }, info) => {
+  const lens = await LensPage.open(page, info);
+  const scene = makeScene(seededRandom(5151), { width: SIZE, height: SIZE, objects: 2, distinct: true });
+  const [first] = scene.objects;
+  if (!first) throw new Error('scene without objects');
+  await lens.setPrompts([caption(first)]);
+  await lens.addFiles([{ name: 'cancel.png', mimeType: 'image/png', buffer: png(scene) }]);
+  await lens.waitForImages(1);
+
+  // The first relevance request makes the worker read the model files again to build its gradient
+  // graphs: holding those reads keeps the computation running until the test has cancelled it.
+  let release = () => {};
+  const gate = new Promise<void>((done) => { release = done; });
+  let held = false;
+  let passed = 0;
+  await page.context().route('**/*.onnx', async (route) => {
+    held = true;
+    await gate;
+    await route.continue();
+    passed++;
+  });
+
+  const stage = page.getByTestId('focus-stage');
+  const progress = page.getByTestId('relevance-progress');
+  await page.getByTestId('method').selectOption('relevance');
+  await expect.poll(() => held, { message: "the worker's read of the model files was not intercepted" }).toBe(true);
+  await expect(progress).toHaveAttribute('data-stage', 'prepare');
+  await expect(progress).toContainText(`Relevance for “${caption(first)}”`);
+  await page.getByTestId('relevance-cancel').click();
+  await expect(page.getByTestId('relevance-cancelled')).toContainText('Cancelled');
+  await expect(progress).toHaveCount(0);
+  await expect(stage).toHaveAttribute('data-ready', 'no');
+
+  // The worker drops the cancelled request once the reads go through; the page stays cancelled.
+  release();
+  await expect.poll(() => passed).toBeGreaterThanOrEqual(2); // vision and text
+  await expect(page.getByTestId('relevance-cancelled')).toBeVisible();
+  await expect(page.getByTestId('relevance-cancel')).toHaveCount(0);
+
+  await page.getByTestId('relevance-rerun').click();
+  await expect(stage).toHaveAttribute('data-ready', 'yes', { timeout: 60_000 });
+  await expect(page.getByTestId('relevance-cancelled')).toHaveCount(0);
+  expect(Number(await stage.getAttribute('data-peak'))).toBeGreaterThanOrEqual(0);
+
+  // Cached per (image, prompt, options): going back is instant, with no new computation.
+  await page.getByTestId('method').selectOption('attention');
+  await page.getByTestId('method').selectOption('relevance');
+  expect(await stage.getAttribute('data-ready')).toBe('yes');
+  await expect(progress).toHaveCount(0);
+  await page.context().unroute('**/*.onnx');
 });

@@ -79,6 +79,33 @@ export class LensPage {
     });
   }
 
+  /** Lets two animation frames pass: canvases repaint on the frame after a change. */
+  async nextFrames(): Promise<void> {
+    await this.page.evaluate(() => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))));
+  }
+
+  /** Selects prompt `index` (0-based) as prompt A, the one prompt-dependent views explain. */
+  async choosePrompt(index: number): Promise<void> {
+    await this.page.getByRole('radio', { name: `Use prompt ${index + 1} for prompt-dependent views`, exact: true }).check();
+  }
+
+  /** Focuses image `index` (its card's name button). */
+  async focusImage(index: number, name: string): Promise<void> {
+    await this.page.getByTestId(`image-${index}`).getByRole('button', { name, exact: true }).click();
+    await expect(this.page.getByTestId('focus-stage')).toHaveAttribute('data-image', name);
+  }
+
+  /** The value range each Compare panel is painted with, in panel order. */
+  async compareRanges(): Promise<{ min: number; max: number }[]> {
+    const panels = this.page.locator('[data-testid^="compare-panel-"]');
+    const out: { min: number; max: number }[] = [];
+    for (let i = 0; i < (await panels.count()); i++) {
+      const panel = this.page.getByTestId(`compare-panel-${i}`);
+      out.push({ min: Number(await panel.getAttribute('data-range-min')), max: Number(await panel.getAttribute('data-range-max')) });
+    }
+    return out;
+  }
+
   async runCounters(): Promise<{ imageRuns: number; textRuns: number }> {
     return this.page.evaluate(() => window.clipLensDebug.runCounters());
   }

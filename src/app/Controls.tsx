@@ -1,11 +1,12 @@
 /**
- * View controls: method, layer, heads (one / solo / all / several fused), fusion, colormap,
- * opacity. Every change repaints from cached tensors. Arrow keys: ←/→ layer, ↑/↓ solo head.
+ * View controls: method, layer, heads (one / solo / all / several fused), fusion, the prompt
+ * difference's B prompt and base map, colormap, opacity. Every change repaints from cached
+ * tensors. Arrow keys: ←/→ layer, ↑/↓ solo head.
  */
 import { useEffect } from 'react';
 import { COLORMAP_IDS, isColormapId } from '../render/colormap';
 import { resolvedHeads, resolvedLayer, useLens, type Fusion } from '../state/store';
-import { IMAGE_METHODS } from './maps';
+import { DIFFERENCE_BASES, IMAGE_METHODS, isSignedMethod, promptA, promptB } from './maps';
 
 const FUSIONS: Fusion[] = ['mean', 'max', 'min'];
 
@@ -13,6 +14,7 @@ export function Controls() {
   const view = useLens((s) => s.view);
   const setView = useLens((s) => s.setView);
   const vision = useLens((s) => s.model.vision);
+  const prompts = useLens((s) => s.prompts);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -42,6 +44,13 @@ export function Controls() {
   const heads = resolvedHeads(view, vision.heads);
   const allOn = heads.every(Boolean);
   const layerMatters = view.method === 'attention';
+  const difference = view.method === 'difference';
+  const usesRelevance = view.method === 'relevance' || (difference && view.differenceBase === 'relevance');
+  // Signed maps have their own (diverging) colormap, so leaving the difference restores the other.
+  const signed = isSignedMethod(view.method);
+  const colormap = signed ? view.divergingColormap : view.colormap;
+  const a = promptA(view, prompts);
+  const b = promptB(view, prompts);
 
   const toggleHead = (h: number, solo: boolean) => {
     const next = solo ? heads.map((_, i) => i === h) : heads.map((on, i) => (i === h ? !on : on));
@@ -83,7 +92,35 @@ export function Controls() {
           {FUSIONS.map((f) => <option key={f} value={f}>{f}</option>)}
         </select>
       </label>
-      {view.method === 'relevance' && (
+      {difference && (
+        <fieldset className="difference" data-testid="difference-options">
+          <legend>Prompt difference: A − B</legend>
+          <p className="hint">A: {a ? `“${a.text}”` : 'choose a prompt (the round button beside it)'}</p>
+          <label>
+            B{' '}
+            <select aria-label="Prompt B" data-testid="prompt-b" value={b?.id ?? ''}
+              onChange={(e) => setView({ promptBId: e.target.value || null })}>
+              {!b && <option value="">(add a second prompt)</option>}
+              {prompts.filter((p) => p.text.trim() !== '').map((p) => <option key={p.id} value={p.id}>{p.text}</option>)}
+            </select>
+          </label>
+          <button type="button" data-testid="swap-prompts" disabled={!a || !b}
+            onClick={() => { if (a && b) setView({ promptId: b.id, promptBId: a.id }); }}>
+            Swap A and B
+          </button>
+          <label>
+            Of{' '}
+            <select aria-label="Difference of" data-testid="difference-base" value={view.differenceBase}
+              onChange={(e) => {
+                const base = DIFFERENCE_BASES.find((m) => m.id === e.target.value);
+                if (base) setView({ differenceBase: base.id });
+              }}>
+              {DIFFERENCE_BASES.map((m) => <option key={m.id} value={m.id}>{m.label}</option>)}
+            </select>
+          </label>
+        </fieldset>
+      )}
+      {usesRelevance && (
         <label>
           Accumulate relevance over{' '}
           <select aria-label="Relevance layers" data-testid="relevance-start" value={view.relevanceStart}
@@ -101,8 +138,9 @@ export function Controls() {
         </label>
       )}
       <label>
-        Colormap{' '}
-        <select aria-label="Colormap" data-testid="colormap" value={view.colormap} onChange={(e) => { if (isColormapId(e.target.value)) setView({ colormap: e.target.value }); }}>
+        {signed ? 'Colormap (signed maps)' : 'Colormap'}{' '}
+        <select aria-label="Colormap" data-testid="colormap" value={colormap}
+          onChange={(e) => { if (isColormapId(e.target.value)) setView(signed ? { divergingColormap: e.target.value } : { colormap: e.target.value }); }}>
           {COLORMAP_IDS.map((c) => <option key={c} value={c}>{c}</option>)}
         </select>
       </label>

@@ -1,14 +1,19 @@
 /**
  * The focused image, large: hover shows a patch's value, a click shows where that patch attends;
- * the colour bar; every layer × head as small multiples; the prompt's tokens.
+ * the colour bar; relevance progress; the Compare panel; every layer × head as small multiples;
+ * the prompt's tokens.
  */
 import { useMemo, useState } from 'react';
+import { rangeOf } from '../render/normalize';
 import { imageResults } from '../state/results';
 import { resolvedHeads, resolvedLayer, useLens } from '../state/store';
 import { ColorBar } from './ColorBar';
+import { ComparePanel } from './ComparePanel';
 import { HeatmapCanvas } from './HeatmapCanvas';
-import { imageMap, imageView } from './maps';
+import { colormapFor, extremes, imageView, layerHeadMaps, promptA, promptB } from './maps';
+import type { OverlayStyle } from './paint';
 import { HeadRanking } from './HeadRanking';
+import { RelevanceStatus } from './RelevanceStatus';
 import { TokenView } from './TokenView';
 
 const FOCUS_WIDTH = 448;
@@ -27,9 +32,22 @@ export function FocusView() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [entry, result, view, prompts, version]);
   const map = shown?.map ?? null;
-  const style = useMemo(() => ({ colormap: view.colormap, opacity: view.opacity, range: null, smooth: true }),
-    [view.colormap, view.opacity]);
-  const thumbStyle = useMemo(() => ({ colormap: view.colormap, opacity: 1, range: null, smooth: false }), [view.colormap]);
+  const signed = shown?.signed ?? false;
+  // Signed maps (A − B) on a symmetric range, so 0 ("the same for both") is the neutral colour.
+  const range = useMemo(() => (map ? rangeOf(map.values, signed ? 'signed' : 'minmax') : null), [map, signed]);
+  const ext = useMemo(() => (map ? extremes(map.values) : null), [map]);
+  const colormap = colormapFor(view, signed);
+  const style = useMemo((): OverlayStyle => ({ colormap, opacity: view.opacity, range, smooth: true }),
+    [colormap, view.opacity, range]);
+  const thumbStyle = useMemo((): OverlayStyle => ({ colormap: view.colormap, opacity: 1, range: null, smooth: false }), [view.colormap]);
+  // The small multiples depend on neither the selected layer nor the heads: picking one must not
+  // recompute (or repaint) the whole grid.
+  const thumbs = useMemo(
+    () => (result && view.method === 'attention' ? layerHeadMaps(result, { fusion: view.fusion, queryPatch: view.queryPatch }) : null),
+    // version: a model switch replaces results under the same image id
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [result, view.method, view.fusion, view.queryPatch, version],
+  );
 
   if (!entry || !result) {
     return <section className="focus" aria-label="Focused image"><p className="hint">Click an analysed image to look closer.</p></section>;
@@ -39,21 +57,16 @@ export function FocusView() {
   const { layers, heads } = result.attentions;
   const layer = resolvedLayer(view, layers);
   const on = resolvedHeads(view, heads);
-  let min = Infinity;
-  let max = -Infinity;
-  let peak = -1;
-  if (map) {
-    map.values.forEach((v, i) => {
-      if (v > max) peak = i;
-      min = Math.min(min, v);
-      max = Math.max(max, v);
-    });
-  }
+  const a = promptA(view, prompts);
+  const b = view.method === 'difference' ? promptB(view, prompts) : null;
+  const relevanceShown = (shown?.waiting.length ?? 0) + (shown?.cancelled.length ?? 0) > 0;
 
   return (
     <section className="focus" aria-label="Focused image">
       <h2>{entry.name}</h2>
-      <div className="stage" style={{ width: FOCUS_WIDTH, height }} data-testid="focus-stage" data-peak={peak} data-method={view.method}
+      <div className="stage" style={{ width: FOCUS_WIDTH, height }} data-testid="focus-stage" data-method={view.method}
+        data-peak={ext?.peak ?? -1} data-trough={ext?.trough ?? -1} data-signed={signed ? 'yes' : 'no'}
+        data-prompt={a?.text ?? ''} data-prompt-b={b?.text ?? ''}
         data-image={entry.name} data-ready={map ? 'yes' : 'no'}>
         <img src={entry.url} alt={entry.name} width={FOCUS_WIDTH} height={height} />
         <HeatmapCanvas
@@ -63,12 +76,19 @@ export function FocusView() {
           onPick={(patch) => setView({ queryPatch: patch === null || patch === view.queryPatch ? null : patch })}
         />
       </div>
-      {shown?.note && <p className="status">{shown.note}</p>}
+      {shown?.note && !relevanceShown && <p className="status">{shown.note}</p>}
+      {shown && <RelevanceStatus waiting={shown.waiting} cancelled={shown.cancelled} />}
       <p className="hover-readout" data-testid="hover-value" aria-live="polite">
         {hover ? `patch ${hover.patch + 1} (row ${Math.floor(hover.patch / result.grid.width) + 1}, column ${(hover.patch % result.grid.width) + 1}): ${hover.value.toPrecision(3)}` : 'Hover the image to read a patch; click it to see where it attends.'}
       </p>
-      {map && <ColorBar colormap={view.colormap} min={min} max={max} />}
-      {view.method === 'attention' && (
+      {range && <ColorBar colormap={colormap} min={range.min} max={range.max} />}
+      {signed && a && b && (
+        <p className="hint" data-testid="difference-legend">
+          Upper end: more “{a.text}” (A); lower end: more “{b.text}” (B); middle: the same for both.
+        </p>
+      )}
+      <ComparePanel imageId={entry.id} imageUrl={entry.url} result={result} />
+      {thumbs && (
         <div className="grid-wrap">
           <h3>Layers × heads</h3>
           <table className="layer-grid" data-testid="layer-grid">
@@ -76,17 +96,17 @@ export function FocusView() {
               <tr><th scope="col">layer</th>{Array.from({ length: heads }, (_, h) => <th key={h} scope="col">head {h + 1}</th>)}</tr>
             </thead>
             <tbody>
-              {Array.from({ length: layers }, (_, l) => (
+              {thumbs.map((row, l) => (
                 <tr key={l}>
                   <th scope="row">{l + 1}</th>
-                  {Array.from({ length: heads }, (_, h) => {
+                  {row.map((thumb, h) => {
                     const selected = l === layer && on[h] && on.filter(Boolean).length === 1;
                     return (
                       <td key={h} className={selected ? 'selected' : ''}>
                         <button type="button" aria-label={`Show layer ${l + 1}, head ${h + 1}`}
                           onClick={() => setView({ layer: l, heads: Array.from({ length: heads }, (_, i) => i === h) })}>
                           <HeatmapCanvas
-                            map={imageMap(result, view, l, h)} width={THUMB_WIDTH} height={thumbH}
+                            map={thumb} width={THUMB_WIDTH} height={thumbH}
                             cropBox={result.cropBox} imageWidth={result.width} imageHeight={result.height} style={thumbStyle}
                           />
                         </button>
@@ -99,10 +119,7 @@ export function FocusView() {
           </table>
         </div>
       )}
-      {view.method === 'relevance' && (() => {
-        const prompt = prompts.find((p) => p.id === view.promptId);
-        return prompt && prompt.text.trim() !== '' ? <HeadRanking imageId={entry.id} promptText={prompt.text} heads={heads} /> : null;
-      })()}
+      {view.method === 'relevance' && a && <HeadRanking imageId={entry.id} promptText={a.text} heads={heads} />}
       <TokenView />
     </section>
   );

@@ -3,7 +3,9 @@ import { memo, useMemo, useState } from 'react';
 import { imageResults } from '../state/results';
 import { useLens, type ImageEntry } from '../state/store';
 import { HeatmapCanvas } from './HeatmapCanvas';
-import { imageView } from './maps';
+import { rangeOf } from '../render/normalize';
+import { colormapFor, imageView } from './maps';
+import type { OverlayStyle } from './paint';
 import { removeImage } from './pipeline';
 import { scoresFor } from './scores';
 
@@ -22,8 +24,12 @@ export const ImageCard = memo(function ImageCard({ entry, index }: { entry: Imag
     [result, view, prompts, version, entry.id]);
   const map = shown?.map ?? null;
   const scores = result ? scoresFor(entry.id, prompts) : [];
-  const style = useMemo(() => ({ colormap: view.colormap, opacity: view.opacity, range: null, smooth: true }),
-    [view.colormap, view.opacity]);
+  const signed = shown?.signed ?? false;
+  const colormap = colormapFor(view, signed);
+  // Signed maps (a prompt difference) on a symmetric range: 0 is the colormap's neutral middle.
+  const range = useMemo(() => (map && signed ? rangeOf(map.values, 'signed') : null), [map, signed]);
+  const style = useMemo((): OverlayStyle => ({ colormap, opacity: view.opacity, range, smooth: true }),
+    [colormap, view.opacity, range]);
 
   const w = result?.width ?? natural?.w ?? 1;
   const h = result?.height ?? natural?.h ?? 1;

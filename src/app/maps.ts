@@ -3,12 +3,14 @@
  * pure methods in explain/. Cheap: nothing here runs a model.
  */
 import { clsRow, queryRow, textRow } from '../explain/attention';
+import { differenceMap } from '../explain/difference';
 import { rolloutMap } from '../explain/rollout';
 import type { AttentionStack, Grid, PatchMap } from '../explain/types';
 import type { ImageResult } from '../protocol';
 import type { PromptResult } from '../state/results';
-import type { PromptEntry } from '../state/store';
-import { denseMapFor, relevanceFor } from './relevance';
+import type { ColormapId } from '../render/colormap';
+import type { PromptEntry, PromptMapMethod } from '../state/store';
+import { denseMapFor, relevanceFor, type RelevanceKey } from './relevance';
 import { resolvedHeads, resolvedLayer, type ViewOptions } from '../state/store';
 
 export interface MethodChoice {
@@ -22,42 +24,122 @@ export const IMAGE_METHODS: MethodChoice[] = [
   { id: 'relevance', label: 'Gradient relevance (prompt)' },
   { id: 'clearclip', label: 'Dense prompt map: ClearCLIP' },
   { id: 'maskclip', label: 'Dense prompt map: MaskCLIP' },
+  { id: 'difference', label: 'Prompt difference (A − B)' },
 ];
 
-const PROMPT_METHODS = new Set(['relevance', 'clearclip', 'maskclip']);
+/** The maps a prompt difference can subtract. */
+export const DIFFERENCE_BASES: readonly { id: PromptMapMethod; label: string }[] = [
+  { id: 'relevance', label: 'Gradient relevance' },
+  { id: 'clearclip', label: 'Dense map: ClearCLIP' },
+  { id: 'maskclip', label: 'Dense map: MaskCLIP' },
+];
+
+const PROMPT_METHODS = new Set(['relevance', 'clearclip', 'maskclip', 'difference']);
 
 /** Whether the method's map depends on the selected prompt. */
 export function isPromptMethod(method: string): boolean {
   return PROMPT_METHODS.has(method);
 }
 
+/** Whether the method's map is signed (shown on a symmetric range with a diverging colormap). */
+export function isSignedMethod(method: string): boolean {
+  return method === 'difference';
+}
+
+function isPromptMapMethod(method: string): method is PromptMapMethod {
+  return method === 'relevance' || method === 'clearclip' || method === 'maskclip';
+}
+
+/** The menu label of a method id (the id itself when unknown). */
+export function methodLabel(method: string): string {
+  return IMAGE_METHODS.find((m) => m.id === method)?.label ?? method;
+}
+
+/** The colormap the view paints a map with: the diverging one for signed maps. */
+export function colormapFor(view: Pick<ViewOptions, 'colormap' | 'divergingColormap'>, signed: boolean): ColormapId {
+  return signed ? view.divergingColormap : view.colormap;
+}
+
+const usable = (p: PromptEntry | undefined): p is PromptEntry => p !== undefined && p.text.trim() !== '';
+
+/** Prompt A: the selected prompt, when it has text. */
+export function promptA(view: Pick<ViewOptions, 'promptId'>, prompts: readonly PromptEntry[]): PromptEntry | null {
+  const a = prompts.find((p) => p.id === view.promptId);
+  return usable(a) ? a : null;
+}
+
+/** Prompt B of the difference: the chosen one, else the first other prompt with text. */
+export function promptB(view: Pick<ViewOptions, 'promptId' | 'promptBId'>, prompts: readonly PromptEntry[]): PromptEntry | null {
+  const chosen = prompts.find((p) => p.id === view.promptBId);
+  if (usable(chosen)) return chosen;
+  return prompts.find((p) => p.id !== view.promptId && usable(p)) ?? null;
+}
+
 /** What an image shows under the current view: a map, or a note why there is none yet. */
 export interface ImageView {
   map: PatchMap | null;
   note: string | null;
+  /** The map is being computed in the worker (`note` says which). */
+  pending: boolean;
+  /** The map is signed (a difference): paint it on a symmetric range, 0 in the middle. */
+  signed: boolean;
+  /** Gradient relevance computations the map waits for (progress and cancel). */
+  waiting: RelevanceKey[];
+  /** Gradient relevance computations the user cancelled: the map needs them run again. */
+  cancelled: RelevanceKey[];
 }
+
+const viewOf = (map: PatchMap | null, note: string | null = null, pending = false): ImageView =>
+  ({ map, note, pending, signed: false, waiting: [], cancelled: [] });
 
 /** Map of one image for the view, including methods computed on demand in the worker. */
-export function imageView(imageId: string, result: ImageResult, view: ViewOptions, prompts: PromptEntry[]): ImageView {
-  if (!isPromptMethod(view.method)) return { map: imageMap(result, view), note: null };
-  const prompt = prompts.find((p) => p.id === view.promptId);
-  if (!prompt || prompt.text.trim() === '') return { map: null, note: 'Choose a prompt (the round button beside it) to explain.' };
-  if (view.method === 'clearclip' || view.method === 'maskclip') {
-    const dense = denseMapFor(imageId, prompt.text, view.method);
-    if (!dense) return { map: null, note: null };
-    if (dense.status === 'running') return { map: null, note: `Computing the dense map for “${prompt.text}”…` };
-    if (dense.status === 'error') return { map: null, note: dense.message };
-    return { map: { width: dense.result.grid.width, height: dense.result.grid.height, values: dense.result.map }, note: null };
+export function imageView(imageId: string, result: ImageResult, view: ViewOptions, prompts: readonly PromptEntry[]): ImageView {
+  if (!isPromptMethod(view.method)) return viewOf(imageMap(result, view));
+  const a = promptA(view, prompts);
+  if (!a) return viewOf(null, 'Choose a prompt (the round button beside it) to explain.');
+  if (isPromptMapMethod(view.method)) return promptMapView(imageId, result, view.method, a.text, view.relevanceStart);
+  const b = promptB(view, prompts);
+  if (!b) return viewOf(null, 'Add a second prompt (B) to subtract from prompt A.');
+  const va = promptMapView(imageId, result, view.differenceBase, a.text, view.relevanceStart);
+  const vb = promptMapView(imageId, result, view.differenceBase, b.text, view.relevanceStart);
+  if (!va.map || !vb.map) {
+    return {
+      ...viewOf(null, va.note ?? vb.note, va.pending || vb.pending),
+      signed: true,
+      waiting: [...va.waiting, ...vb.waiting],
+      cancelled: [...va.cancelled, ...vb.cancelled],
+    };
   }
-  const entry = relevanceFor({ imageId, promptText: prompt.text, startLayerImage: view.relevanceStart, startLayerText: view.relevanceStart });
-  if (!entry) return { map: null, note: null };
-  if (entry.status === 'running') return { map: null, note: `Computing relevance for “${prompt.text}”…` };
-  if (entry.status === 'error') return { map: null, note: entry.message };
-  return { map: { width: result.grid.width, height: result.grid.height, values: entry.result.imageMap }, note: null };
+  try {
+    return { ...viewOf(differenceMap(va.map, vb.map)), signed: true };
+  } catch (e) {
+    return { ...viewOf(null, e instanceof Error ? e.message : String(e)), signed: true };
+  }
 }
 
+/** One prompt's map under a worker-computed method, or why there is none yet. */
+function promptMapView(imageId: string, result: ImageResult, method: PromptMapMethod, promptText: string, relevanceStart: number): ImageView {
+  if (method === 'clearclip' || method === 'maskclip') {
+    const dense = denseMapFor(imageId, promptText, method);
+    if (!dense) return viewOf(null);
+    if (dense.status === 'running') return viewOf(null, `Computing the dense map for “${promptText}”…`, true);
+    if (dense.status === 'error') return viewOf(null, dense.message);
+    return viewOf({ width: dense.result.grid.width, height: dense.result.grid.height, values: dense.result.map });
+  }
+  const key: RelevanceKey = { imageId, promptText, startLayerImage: relevanceStart, startLayerText: relevanceStart };
+  const entry = relevanceFor(key);
+  if (!entry) return viewOf(null);
+  if (entry.status === 'running') return { ...viewOf(null, `Computing relevance for “${promptText}”…`, true), waiting: [key] };
+  if (entry.status === 'cancelled') return { ...viewOf(null, `Cancelled: relevance for “${promptText}”.`), cancelled: [key] };
+  if (entry.status === 'error') return viewOf(null, entry.message);
+  return viewOf({ width: result.grid.width, height: result.grid.height, values: entry.result.imageMap });
+}
+
+/** The options a single-layer or rollout map depends on. */
+export type MapOptions = Pick<ViewOptions, 'method' | 'layer' | 'heads' | 'fusion' | 'queryPatch' | 'rolloutDiscard'>;
+
 /** Map for one image under the view's method, layer, heads and fusion. */
-export function imageMap(result: ImageResult, view: ViewOptions, layerOverride?: number, headOverride?: number): PatchMap {
+export function imageMap(result: ImageResult, view: MapOptions, layerOverride?: number, headOverride?: number): PatchMap {
   const stack: AttentionStack = result.attentions;
   const grid: Grid = result.grid;
   if (view.method === 'rollout') {
@@ -71,6 +153,37 @@ export function imageMap(result: ImageResult, view: ViewOptions, layerOverride?:
   return view.queryPatch === null
     ? clsRow(stack, layer, heads, view.fusion, grid)
     : queryRow(stack, layer, heads, view.fusion, view.queryPatch + 1, grid);
+}
+
+/**
+ * Raw attention of every layer and every single head, `[layer][head]`, for the layers × heads
+ * small multiples. Depends on the query patch and the fusion (moot for a single head, passed on
+ * for consistency) only, not on the selected layer or heads: memoise it on those.
+ */
+export function layerHeadMaps(result: ImageResult, options: Pick<ViewOptions, 'fusion' | 'queryPatch'>): PatchMap[][] {
+  const { layers, heads } = result.attentions;
+  const view: MapOptions = { method: 'attention', layer: -1, heads: [], rolloutDiscard: 0, ...options };
+  return Array.from({ length: layers }, (_, l) => Array.from({ length: heads }, (_, h) => imageMap(result, view, l, h)));
+}
+
+/** Index of the largest (`peak`) and smallest (`trough`) value, first on ties; -1 for none. */
+export function extremes(values: ArrayLike<number>): { peak: number; trough: number; min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  let peak = -1;
+  let trough = -1;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    if (v > max) {
+      max = v;
+      peak = i;
+    }
+    if (v < min) {
+      min = v;
+      trough = i;
+    }
+  }
+  return { peak, trough, min, max };
 }
 
 /** The end-of-text token's attention over the prompt's tokens (all heads fused), for the token view. */

@@ -2,6 +2,7 @@
 export type { AttentionStack, Fusion, Grid, HeadSelection, PatchMap } from './types';
 export { FUSIONS } from './types';
 export { allHeads, soloHead, patchToken, fuseHeads, clsRow, queryRow, textRow } from './attention';
+export { differenceMap } from './difference';
 export { rolloutMatrix, rolloutRow, rolloutMap, clsRowOf, type RolloutOptions } from './rollout';
 export type {
   Need,

@@ -25,16 +25,29 @@ export interface PromptEntry {
 
 export type Fusion = 'mean' | 'max' | 'min';
 
+/** Prompt-dependent maps computed in the worker; the prompt difference subtracts two of them. */
+export type PromptMapMethod = 'relevance' | 'clearclip' | 'maskclip';
+
 export interface ViewOptions {
   method: string;
   layer: number;
   /** heads[h] is on; empty means "all heads". */
   heads: boolean[];
   fusion: Fusion;
+  /** Colormap of unsigned maps (attention, relevance, similarity). */
   colormap: ColormapId;
+  /** Colormap of signed maps (the prompt difference): diverging, 0 in the middle. */
+  divergingColormap: ColormapId;
   opacity: number;
   /** Which prompt drives prompt-dependent views (and the token view). */
   promptId: string | null;
+  /**
+   * Prompt B of the prompt difference (A = `promptId`); null or a removed prompt = the first
+   * other non-empty prompt.
+   */
+  promptBId: string | null;
+  /** The map the prompt difference subtracts: A's map − B's map under this method. */
+  differenceBase: PromptMapMethod;
   /** Image shown large, with the layers × heads grid. */
   focusImageId: string | null;
   /** Patch whose attention row is shown instead of the CLS row; null = CLS. */
@@ -42,6 +55,30 @@ export interface ViewOptions {
   rolloutDiscard: number;
   /** First layer that gradient relevance accumulates (-1: the last layer only, 0: all layers). */
   relevanceStart: number;
+}
+
+/** Compare view: one colour scale for all panels, or each panel its own. */
+export type CompareScale = 'shared' | 'separate';
+
+/** How a range is measured: min–max, or the 1st–99th percentiles (robust to a few outliers). */
+export type CompareNormalization = 'minmax' | 'percentile';
+
+/** One panel of the Compare view: a method, and a prompt for prompt-dependent methods. */
+export interface ComparePanelSpec {
+  /** Stable id (React key). */
+  id: string;
+  method: string;
+  /** The prompt of a prompt-dependent method; null = the view's selected prompt (A). */
+  promptId: string | null;
+}
+
+/** The Compare view: the focused image under several methods or prompts, side by side. */
+export interface CompareOptions {
+  /** Closed, it computes nothing. */
+  open: boolean;
+  panels: ComparePanelSpec[];
+  scale: CompareScale;
+  normalization: CompareNormalization;
 }
 
 export interface ModelState {
@@ -73,6 +110,7 @@ export interface LensState {
   images: ImageEntry[];
   prompts: PromptEntry[];
   view: ViewOptions;
+  compare: CompareOptions;
   resultsVersion: number;
   setModel: (patch: Partial<ModelState>) => void;
   addImages: (entries: ImageEntry[]) => void;
@@ -80,11 +118,15 @@ export interface LensState {
   removeImage: (id: string) => void;
   setPrompts: (prompts: PromptEntry[]) => void;
   setView: (patch: Partial<ViewOptions>) => void;
+  setCompare: (patch: Partial<CompareOptions>) => void;
   bumpResults: () => void;
 }
 
 let promptCounter = 0;
 export const newPromptId = (): string => `p${++promptCounter}`;
+
+let panelCounter = 0;
+export const newPanelId = (): string => `c${++panelCounter}`;
 
 const initialPrompts: PromptEntry[] = ['a red circle', 'a blue square', 'a yellow star'].map((text) => ({ id: newPromptId(), text }));
 
@@ -96,8 +138,15 @@ export const useLens = create<LensState>()((set) => ({
   images: [],
   prompts: initialPrompts,
   view: {
-    method: 'attention', layer: -1, heads: [], fusion: 'mean', colormap: 'inferno', opacity: 0.6,
-    promptId: initialPrompts[0]?.id ?? null, focusImageId: null, queryPatch: null, rolloutDiscard: 0, relevanceStart: -1,
+    method: 'attention', layer: -1, heads: [], fusion: 'mean', colormap: 'inferno', divergingColormap: 'rdbu', opacity: 0.6,
+    promptId: initialPrompts[0]?.id ?? null, promptBId: null, differenceBase: 'relevance',
+    focusImageId: null, queryPatch: null, rolloutDiscard: 0, relevanceStart: -1,
+  },
+  compare: {
+    open: false,
+    panels: [{ id: newPanelId(), method: 'attention', promptId: null }, { id: newPanelId(), method: 'rollout', promptId: null }],
+    scale: 'shared',
+    normalization: 'minmax',
   },
   resultsVersion: 0,
   setModel: (patch) => set((s) => ({ model: { ...s.model, ...patch } })),
@@ -107,21 +156,34 @@ export const useLens = create<LensState>()((set) => ({
     images: s.images.filter((im) => im.id !== id),
     view: s.view.focusImageId === id ? { ...s.view, focusImageId: null } : s.view,
   })),
-  setPrompts: (prompts) => set((s) => ({
-    prompts,
-    view: prompts.some((p) => p.id === s.view.promptId) ? s.view : { ...s.view, promptId: prompts[0]?.id ?? null },
-  })),
+  setPrompts: (prompts) => set((s) => {
+    const has = (id: string | null) => id !== null && prompts.some((p) => p.id === id);
+    const view = {
+      ...s.view,
+      promptId: has(s.view.promptId) ? s.view.promptId : prompts[0]?.id ?? null,
+      promptBId: has(s.view.promptBId) ? s.view.promptBId : null,
+    };
+    // A panel whose prompt was removed falls back to the selected prompt.
+    const panels = s.compare.panels.map((p) => (p.promptId === null || has(p.promptId) ? p : { ...p, promptId: null }));
+    const changed = view.promptId !== s.view.promptId || view.promptBId !== s.view.promptBId;
+    return {
+      prompts,
+      view: changed ? view : s.view,
+      compare: panels.some((p, i) => p !== s.compare.panels[i]) ? { ...s.compare, panels } : s.compare,
+    };
+  }),
   setView: (patch) => set((s) => ({ view: { ...s.view, ...patch } })),
+  setCompare: (patch) => set((s) => ({ compare: { ...s.compare, ...patch } })),
   bumpResults: () => set((s) => ({ resultsVersion: s.resultsVersion + 1 })),
 }));
 
 /** The layer index the view shows, resolving -1 as "last layer". */
-export function resolvedLayer(view: ViewOptions, layers: number): number {
+export function resolvedLayer(view: Pick<ViewOptions, 'layer'>, layers: number): number {
   return view.layer < 0 || view.layer >= layers ? layers - 1 : view.layer;
 }
 
 /** Head mask for a layer with `heads` heads (all on when the view's list is empty). */
-export function resolvedHeads(view: ViewOptions, heads: number): boolean[] {
+export function resolvedHeads(view: Pick<ViewOptions, 'heads'>, heads: number): boolean[] {
   if (view.heads.length !== heads || !view.heads.some(Boolean)) return Array.from({ length: heads }, () => true);
   return view.heads;
 }
