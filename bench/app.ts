@@ -5,7 +5,7 @@
  *
  * Measured inside the page: a probe (installed before the app starts) notes every `putImageData`
  * (all heatmaps end in one), DOM commits, the 'data-done' counter of the queue, long tasks and long
- * animation frames. No app code is changed for this beyond `clipLensDebug.setView`.
+ * animation frames. No app code is changed for this beyond `clipLensDebug` (setView, attentionBytes).
  */
 import type { BrowserContext, Page } from '@playwright/test';
 import type { InteractionResult, LongFrame, MemoryResult, ThroughputResult } from './results.js';
@@ -33,7 +33,11 @@ interface LongAnimationFrame extends PerformanceEntry {
 declare global {
   interface Window {
     __clipLensBenchProbe: Probe;
-    clipLensDebug: { setView: (patch: { focusImageId?: string | null; method?: string }) => void };
+    clipLensDebug: {
+      setView: (patch: { focusImageId?: string | null; method?: string }) => void;
+      /** Vision attention the page keeps, bytes (src/app/debug.ts). */
+      attentionBytes: () => { perImage: number[]; total: number };
+    };
   }
 }
 
@@ -207,6 +211,7 @@ export async function throughput(page: Page, images: ImageFile[], timeout: numbe
     tasksOver50ms: tasks.filter((t) => t.duration > 50).length,
     longestFrames: inWindow(probe.frames).sort((a, b) => b.duration - a.duration).slice(0, 3),
     memory: await memory(page),
+    attentionBytes: await page.evaluate(() => window.clipLensDebug.attentionBytes()),
   };
 }
 

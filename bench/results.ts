@@ -77,6 +77,11 @@ export interface ThroughputResult {
   tasksOver50ms: number;
   longestFrames: LongFrame[];
   memory: MemoryResult;
+  /**
+   * Vision attention the page keeps after the images, bytes (`clipLensDebug.attentionBytes`):
+   * per image and in total. Absent in runs made before the app reduced its attention.
+   */
+  attentionBytes?: { perImage: number[]; total: number };
 }
 
 export interface MemoryResult {
@@ -100,12 +105,13 @@ export interface ModelResult {
   label: string;
   shape: VisionShape;
   macs: VisionMacs;
+  /** All attention probabilities of one image, float32 (bench/flops.ts): what the app no longer keeps. */
   attentionBytes: number;
   visionFileBytes: number;
   /** The app's status line once the model loaded, e.g. "ready · WASM, 2 threads". */
   appStatus: string | null;
   load: Outcome<LoadResult>;
-  /** session.run on the plain graph, on the patched graph, and patched + regrouping (what the app pays). */
+  /** session.run on the plain graph, on the patched graph, and patched + preparing what the worker posts (what the app pays). */
   image: Outcome<{ plain: Summary; patchedRun: Summary; patched: Summary }>;
   text8: Outcome<Summary>;
   rollout: Outcome<{ matrix: Summary; map: Summary }>;

@@ -38,7 +38,7 @@ export interface ImageSamples {
   plain: number[];
   /** session.run of the patched graph (embeddings + every layer's attention). */
   patchedRun: number[];
-  /** patchedRun + regrouping the attentions into one Float32Array, as the worker posts them. */
+  /** patchedRun + reducing the attentions (src/explain/reduce.ts), as the worker posts them. */
   patched: number[];
 }
 
@@ -71,7 +71,7 @@ export interface OrtBenchApi {
   image(opts: { warmup: number; reps: number }): Promise<ImageSamples>;
   /** Encodes the prompts one after another, as the app does (patched text graph, unpadded). */
   text(opts: { prompts: string[]; warmup: number; reps: number }): Promise<number[]>;
-  /** src/explain/rollout.ts on the last image's attentions: full matrix, and the map (CLS row). */
+  /** src/explain/rollout.ts on the last image's reduced attentions (as the app): full matrix, and the map (CLS row). */
   rollout(opts: { reps: number }): Promise<{ matrix: number[]; map: number[] }>;
   /** Loads the model with ModelRuntime, encodes one image per repetition and asks for its relevance. */
   relevance(opts: { baseUrl: string; prompt: string; reps: number }): Promise<RelevanceSamples>;

@@ -4,13 +4,15 @@
  * the patched graph of the same file, so the difference is the cost of returning attentions.
  */
 import * as ort from 'onnxruntime-web/webgpu';
+import { reduceLayers } from '../../src/explain/reduce';
 import { rolloutMap, rolloutMatrix } from '../../src/explain/rollout';
+import type { ReducedAttention } from '../../src/explain/types';
 import { parseClipConfig } from '../../src/model/config';
 import type { ModelSource } from '../../src/protocol';
 import { ClipTextTokenizer } from '../../src/text/tokenizer';
 import { JSON_FILES, onnxPath } from '../../src/worker/modelFiles';
 import { findAttentionSoftmax, patchOutputs } from '../../src/worker/onnx/attention';
-import { attentionToFloat32, type StackedAttention } from '../../src/worker/onnx/tensors';
+import { attentionToFloat32, layerAttentions } from '../../src/worker/onnx/tensors';
 import { skippedBackends } from '../../src/worker/grad/backend';
 import { ModelRuntime } from '../../src/worker/runtime';
 import type { Backend, ImageSamples, LoadRoute, LoadSample, OrtBenchApi, OrtSetup, PreparedModel, RelevanceSamples } from './api';
@@ -23,6 +25,8 @@ interface Encoder {
   /** Attention outputs, in layer order; empty for the plain graph. */
   attentions: string[];
   heads: number;
+  /** Vision: the worker posts the reduced attention (src/explain/reduce.ts); text: the full stack. */
+  reduce: boolean;
 }
 
 interface Prepared {
@@ -31,8 +35,8 @@ interface Prepared {
   text: Encoder;
   tokenizer: ClipTextTokenizer;
   pixels: ort.Tensor;
-  /** Attentions of the last patched image run, for the rollout timings. */
-  last: StackedAttention | null;
+  /** Reduced attention of the last patched image run, for the rollout timings (the app's rollout input). */
+  last: ReducedAttention | null;
 }
 
 const CACHE = 'clip-lens-bench';
@@ -80,31 +84,40 @@ async function storeFolder(baseUrl: string): Promise<() => Promise<ModelSource>>
   };
 }
 
-async function encoder(bytes: Uint8Array, backend: Backend, heads: number, layers: number, patched: boolean): Promise<Encoder> {
+async function encoder(bytes: Uint8Array, backend: Backend, heads: number, layers: number, patched: boolean, reduce: boolean): Promise<Encoder> {
   const found = findAttentionSoftmax(bytes, { expectedLayers: layers });
   const input = found.inputs[0];
   if (!input) throw new Error('graph has no input');
   const model = patched ? patchOutputs(bytes, found.softmaxOutputs) : bytes;
   const session = await ort.InferenceSession.create(model, sessionOptions(backend));
-  return { session, input, attentions: patched ? found.softmaxOutputs : [], heads };
+  return { session, input, attentions: patched ? found.softmaxOutputs : [], heads, reduce };
 }
 
-/** Runs one encoder; for a patched graph also regroups the attentions as the worker does before posting them. */
-async function run(enc: Encoder, feeds: ort.InferenceSession.FeedsType): Promise<{ runMs: number; totalMs: number; stack: StackedAttention | null }> {
+/**
+ * Runs one encoder; for a patched graph also turns the attentions into what the worker posts:
+ * the reduced attention for images, the full stack for text.
+ */
+async function run(enc: Encoder, feeds: ort.InferenceSession.FeedsType): Promise<{ runMs: number; totalMs: number; reduced: ReducedAttention | null }> {
   const t0 = performance.now();
   const out = await enc.session.run(feeds);
   const t1 = performance.now();
-  let stack: StackedAttention | null = null;
+  let reduced: ReducedAttention | null = null;
   if (enc.attentions.length > 0) {
-    stack = attentionToFloat32(enc.attentions.map((name) => {
+    const tensors = enc.attentions.map((name) => {
       const t = out[name];
       if (!t) throw new Error(`no output ${name}`);
       return t;
-    }), 1, enc.heads)[0] ?? null;
+    });
+    if (enc.reduce) {
+      const { layers, heads, seq } = layerAttentions(tensors, enc.heads);
+      reduced = reduceLayers(layers, heads, seq);
+    } else {
+      attentionToFloat32(tensors, 1, enc.heads);
+    }
   }
   const t2 = performance.now();
   for (const t of Object.values(out)) t.dispose();
-  return { runMs: t1 - t0, totalMs: t2 - t0, stack };
+  return { runMs: t1 - t0, totalMs: t2 - t0, reduced };
 }
 
 /** A PNG of a few coloured rectangles, `size` pixels square, for the runtime's encodeImage. */
@@ -168,9 +181,9 @@ const api: OrtBenchApi = {
     const visionBytes = await fetchBytes(new URL(onnxPath('vision', source), baseUrl).href);
     const textBytes = await fetchBytes(new URL(onnxPath('text', source), baseUrl).href);
     const { layers, heads, imageSize, patchSize } = shape.vision;
-    const plain = await encoder(visionBytes, backend, heads, layers, false);
-    const patched = await encoder(visionBytes, backend, heads, layers, true);
-    const text = await encoder(textBytes, backend, shape.text.heads, shape.text.layers, true);
+    const plain = await encoder(visionBytes, backend, heads, layers, false, false);
+    const patched = await encoder(visionBytes, backend, heads, layers, true, true);
+    const text = await encoder(textBytes, backend, shape.text.heads, shape.text.layers, true, false);
     const pixels = new ort.Tensor('float32', benchPixels(imageSize), [1, 3, imageSize, imageSize]);
     prepared = { plain, patched, text, tokenizer: ClipTextTokenizer.fromJSON(tokenizerJson, tokenizerConfig), pixels, last: null };
     const grid = Math.floor(imageSize / patchSize);
@@ -184,7 +197,7 @@ const api: OrtBenchApi = {
       const order = i % 2 === 0 ? [p.plain, p.patched] : [p.patched, p.plain];
       for (const enc of order) {
         const r = await run(enc, { [enc.input]: p.pixels });
-        if (r.stack) p.last = r.stack;
+        if (r.reduced) p.last = r.reduced;
         if (i < warmup) continue;
         if (enc === p.plain) out.plain.push(r.runMs);
         else {
@@ -213,7 +226,8 @@ const api: OrtBenchApi = {
   },
 
   async rollout({ reps }) {
-    const stack = need().last;
+    // As the app computes it: from the all-heads fusions the image keeps.
+    const stack = need().last?.fused;
     if (!stack) throw new Error('run image() first');
     const side = Math.round(Math.sqrt(stack.seq - 1));
     const grid = { width: side, height: side };

@@ -4,13 +4,14 @@
  * the prompt's tokens.
  */
 import { useMemo, useState } from 'react';
+import type { PatchMap } from '../explain/types';
 import { rangeOf } from '../render/normalize';
 import { imageResults } from '../state/results';
 import { resolvedHeads, resolvedLayer, useLens } from '../state/store';
 import { ColorBar } from './ColorBar';
 import { ComparePanel } from './ComparePanel';
 import { HeatmapCanvas } from './HeatmapCanvas';
-import { colormapFor, extremes, imageView, layerHeadMaps, promptA, promptB } from './maps';
+import { colormapFor, extremes, imageView, layerHeadMaps, promptA, promptB, viewRows } from './maps';
 import type { OverlayStyle } from './paint';
 import { HeadRanking } from './HeadRanking';
 import { RelevanceStatus } from './RelevanceStatus';
@@ -41,20 +42,25 @@ export function FocusView() {
     [colormap, view.opacity, range]);
   const thumbStyle = useMemo((): OverlayStyle => ({ colormap: view.colormap, opacity: 1, range: null, smooth: false }), [view.colormap]);
   // The small multiples depend on neither the selected layer nor the heads: picking one must not
-  // recompute (or repaint) the whole grid.
-  const thumbs = useMemo(
-    () => (result && view.method === 'attention' ? layerHeadMaps(result, { fusion: view.fusion, queryPatch: view.queryPatch }) : null),
-    // version: a model switch replaces results under the same image id
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [result, view.method, view.fusion, view.queryPatch, version],
-  );
+  // recompute (or repaint) the whole grid. While a clicked patch's rows are on their way, the
+  // grid stays in place with empty cells.
+  const thumbs = useMemo((): (PatchMap | null)[][] | null => {
+    if (!entry || !result || view.method !== 'attention') return null;
+    const rows = viewRows(entry.id, result, view);
+    const { layers, heads } = result.attention;
+    if (rows.status !== 'done') return Array.from({ length: layers }, () => new Array<PatchMap | null>(heads).fill(null));
+    return layerHeadMaps(result, { fusion: view.fusion, queryPatch: view.queryPatch }, rows.rows);
+  },
+  // version: a model switch replaces results under the same image id; fetched rows arrive
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  [entry?.id, result, view.method, view.fusion, view.queryPatch, version]);
 
   if (!entry || !result) {
     return <section className="focus" aria-label="Focused image"><p className="hint">Click an analysed image to look closer.</p></section>;
   }
   const height = Math.round((FOCUS_WIDTH * result.height) / result.width);
   const thumbH = Math.round((THUMB_WIDTH * result.height) / result.width);
-  const { layers, heads } = result.attentions;
+  const { layers, heads } = result.attention;
   const layer = resolvedLayer(view, layers);
   const on = resolvedHeads(view, heads);
   const a = promptA(view, prompts);

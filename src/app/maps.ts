@@ -2,14 +2,15 @@
  * Which PatchMap (and token weights) the current view shows, computed from cached tensors by the
  * pure methods in explain/. Cheap: nothing here runs a model.
  */
-import { clsRow, queryRow, textRow } from '../explain/attention';
+import { rowMap, textRow } from '../explain/attention';
 import { differenceMap } from '../explain/difference';
 import { rolloutMap } from '../explain/rollout';
-import type { AttentionStack, Grid, PatchMap } from '../explain/types';
+import type { Grid, PatchMap, ReducedAttention, TokenRows } from '../explain/types';
 import type { ImageResult } from '../protocol';
 import type { PromptResult } from '../state/results';
 import type { ColormapId } from '../render/colormap';
 import type { PromptEntry, PromptMapMethod } from '../state/store';
+import { queryRowsFor } from './queryRows';
 import { denseMapFor, relevanceFor, type RelevanceKey } from './relevance';
 import { resolvedHeads, resolvedLayer, type ViewOptions } from '../state/store';
 
@@ -94,7 +95,12 @@ const viewOf = (map: PatchMap | null, note: string | null = null, pending = fals
 
 /** Map of one image for the view, including methods computed on demand in the worker. */
 export function imageView(imageId: string, result: ImageResult, view: ViewOptions, prompts: readonly PromptEntry[]): ImageView {
-  if (!isPromptMethod(view.method)) return viewOf(imageMap(result, view));
+  if (!isPromptMethod(view.method)) {
+    const rows = viewRows(imageId, result, view);
+    if (rows.status === 'running') return viewOf(null, `Computing where patch ${(view.queryPatch ?? 0) + 1} attends…`, true);
+    if (rows.status === 'error') return viewOf(null, rows.message);
+    return viewOf(imageMap(result, view, rows.rows));
+  }
   const a = promptA(view, prompts);
   if (!a) return viewOf(null, 'Choose a prompt (the round button beside it) to explain.');
   if (isPromptMapMethod(view.method)) return promptMapView(imageId, result, view.method, a.text, view.relevanceStart);
@@ -138,32 +144,52 @@ function promptMapView(imageId: string, result: ImageResult, method: PromptMapMe
 /** The options a single-layer or rollout map depends on. */
 export type MapOptions = Pick<ViewOptions, 'method' | 'layer' | 'heads' | 'fusion' | 'queryPatch' | 'rolloutDiscard'>;
 
-/** Map for one image under the view's method, layer, heads and fusion. */
-export function imageMap(result: ImageResult, view: MapOptions, layerOverride?: number, headOverride?: number): PatchMap {
-  const stack: AttentionStack = result.attentions;
+/** Rows the view's query reads, or their fetch status. */
+export type ViewRows =
+  | { status: 'done'; rows: TokenRows }
+  | { status: 'running' }
+  | { status: 'error'; message: string };
+
+/**
+ * The query token's rows a single-layer view reads: the image's own CLS rows, or a clicked
+ * patch's rows, fetched from the worker the first time (see queryRows.ts). Rollout reads the
+ * all-heads fusions the image keeps, for any query, and needs none: it gets the CLS rows.
+ */
+export function viewRows(imageId: string, result: ImageResult, view: Pick<ViewOptions, 'method' | 'queryPatch'>): ViewRows {
+  if (view.queryPatch === null || view.method !== 'attention') return { status: 'done', rows: result.attention.cls };
+  return queryRowsFor(imageId, view.queryPatch);
+}
+
+/**
+ * Map for one image under the view's method, layer, heads and fusion. `rows` are the query's
+ * rows for the raw-attention view (`viewRows`): the CLS rows, or the clicked patch's.
+ */
+export function imageMap(result: ImageResult, view: MapOptions, rows: TokenRows, layerOverride?: number, headOverride?: number): PatchMap {
+  const attention: ReducedAttention = result.attention;
   const grid: Grid = result.grid;
   if (view.method === 'rollout') {
     const q = view.queryPatch === null ? 0 : view.queryPatch + 1;
-    return rolloutMap(stack, grid, { fusion: view.fusion, discardRatio: view.rolloutDiscard }, q);
+    return rolloutMap(attention.fused, grid, { fusion: view.fusion, discardRatio: view.rolloutDiscard }, q);
   }
-  const layer = layerOverride ?? resolvedLayer(view, stack.layers);
+  const expected = view.queryPatch === null ? 0 : view.queryPatch + 1;
+  if (rows.token !== expected) throw new Error(`the view shows token ${expected} but was given the rows of token ${rows.token}`);
+  const layer = layerOverride ?? resolvedLayer(view, attention.layers);
   const heads = headOverride === undefined
-    ? resolvedHeads(view, stack.heads)
-    : Array.from({ length: stack.heads }, (_, h) => h === headOverride);
-  return view.queryPatch === null
-    ? clsRow(stack, layer, heads, view.fusion, grid)
-    : queryRow(stack, layer, heads, view.fusion, view.queryPatch + 1, grid);
+    ? resolvedHeads(view, attention.heads)
+    : Array.from({ length: attention.heads }, (_, h) => h === headOverride);
+  return rowMap(rows, layer, heads, view.fusion, grid);
 }
 
 /**
  * Raw attention of every layer and every single head, `[layer][head]`, for the layers × heads
- * small multiples. Depends on the query patch and the fusion (moot for a single head, passed on
- * for consistency) only, not on the selected layer or heads: memoise it on those.
+ * small multiples, from the query's rows (`viewRows`). Depends on the query patch and the fusion
+ * (moot for a single head, passed on for consistency) only, not on the selected layer or heads:
+ * memoise it on those.
  */
-export function layerHeadMaps(result: ImageResult, options: Pick<ViewOptions, 'fusion' | 'queryPatch'>): PatchMap[][] {
-  const { layers, heads } = result.attentions;
+export function layerHeadMaps(result: ImageResult, options: Pick<ViewOptions, 'fusion' | 'queryPatch'>, rows: TokenRows): PatchMap[][] {
+  const { layers, heads } = result.attention;
   const view: MapOptions = { method: 'attention', layer: -1, heads: [], rolloutDiscard: 0, ...options };
-  return Array.from({ length: layers }, (_, l) => Array.from({ length: heads }, (_, h) => imageMap(result, view, l, h)));
+  return Array.from({ length: layers }, (_, l) => Array.from({ length: heads }, (_, h) => imageMap(result, view, rows, l, h)));
 }
 
 /** Index of the largest (`peak`) and smallest (`trough`) value, first on ties; -1 for none. */

@@ -4,11 +4,11 @@
  * worker themselves.
  */
 import * as Comlink from 'comlink';
-import { parseWorkerError, type ModelInfo, type ModelSource, type ModelVariant } from '../protocol';
+import { parseWorkerError, type ModelInfo, type ModelSource, type ModelVariant, type RunCounters } from '../protocol';
 import { parseClipConfig, type ClipShape } from '../model/config';
 import { choiceLabel, type ModelChoice } from '../model/hub';
 import { ClipTextTokenizer } from '../text/tokenizer';
-import { clearResults, imageResults, promptResults } from '../state/results';
+import { clearResults, forgetImage, imageResults, promptResults } from '../state/results';
 import { useLens, type ImageEntry } from '../state/store';
 import { ProgressMeter } from './progressMeter';
 import { newRequestId, startWorker, type WorkerHandle } from './workerClient';
@@ -33,6 +33,11 @@ export function workerApi(): WorkerHandle {
 function api(): WorkerHandle {
   worker ??= startWorker();
   return worker;
+}
+
+/** The file of an image as it was added (null once removed): the worker decodes it again when needed. */
+export function imageBlob(id: string): Blob | null {
+  return blobs.get(id) ?? null;
 }
 
 export function modelShape(): ClipShape | null {
@@ -201,7 +206,7 @@ export function removeImage(id: string): void {
   if (requestId) void api().cancel(requestId);
   pendingImages.delete(id);
   blobs.delete(id);
-  imageResults.delete(id);
+  forgetImage(id);
   const entry = useLens.getState().images.find((im) => im.id === id);
   if (entry) URL.revokeObjectURL(entry.url);
   useLens.getState().removeImage(id);
@@ -214,7 +219,7 @@ function queueImage(id: string): void {
   const requestId = newRequestId();
   pendingImages.set(id, requestId);
   updateImage(id, { status: 'queued' });
-  imageResults.delete(id);
+  forgetImage(id);
   api().encodeImage({ requestId, imageId: id, blob }).then((result) => {
     if (pendingImages.get(id) !== requestId) return; // stale: removed or re-queued
     imageResults.set(id, result);
@@ -252,7 +257,10 @@ export async function refreshPrompts(): Promise<void> {
   await Promise.allSettled(jobs);
 }
 
-/** How often each encoder actually ran (tests use this to prove that the view never re-runs it). */
-export async function runCounters(): Promise<{ imageRuns: number; textRuns: number }> {
+/**
+ * How often each encoder actually ran (tests use this to prove that the view never re-runs it;
+ * `queryRuns` counts the vision runs for a clicked patch's rows).
+ */
+export async function runCounters(): Promise<RunCounters> {
   return api().counters();
 }

@@ -8,8 +8,8 @@
  *
  * All functions are pure, validate their inputs and never modify `stack.data`.
  */
-import type { AttentionStack, Fusion, Grid, HeadSelection, PatchMap } from './types';
-import { checkGrid, checkHeads, checkStack, checkToken, resolveLayer } from './validate';
+import type { AttentionStack, Fusion, Grid, HeadSelection, PatchMap, TokenRows } from './types';
+import { checkFusion, checkGrid, checkHeads, checkStack, checkToken, checkTokenRows, resolveLayer } from './validate';
 
 /** All `count` heads on. */
 export function allHeads(count: number): HeadSelection {
@@ -30,9 +30,53 @@ export function patchToken(index: number): number {
 }
 
 /**
+ * Fuses `n` consecutive values of the selected heads element-wise into `out` (float64): head h's
+ * values start at `data[base + h * stride]`. The one fusion loop of explain/, so every view of
+ * the same numbers (full stack, token rows, reduction) gives bit-identical results. Inputs must
+ * already be validated. Mean sums in float64 in head order, so a fused softmax row still sums
+ * to 1 to ~1e-7.
+ * @internal
+ */
+export function fuseSlices(
+  data: Float32Array,
+  headCount: number,
+  heads: HeadSelection,
+  fusion: Fusion,
+  base: number,
+  stride: number,
+  n: number,
+  out: Float64Array,
+): Float64Array {
+  let first = true;
+  let count = 0;
+  for (let h = 0; h < headCount; h++) {
+    if (!heads[h]) continue;
+    count++;
+    const b = base + h * stride;
+    if (first) {
+      for (let i = 0; i < n; i++) out[i] = data[b + i] as number;
+      first = false;
+    } else if (fusion === 'mean') {
+      for (let i = 0; i < n; i++) out[i] = (out[i] as number) + (data[b + i] as number);
+    } else if (fusion === 'max') {
+      for (let i = 0; i < n; i++) {
+        const v = data[b + i] as number;
+        if (v > (out[i] as number)) out[i] = v;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const v = data[b + i] as number;
+        if (v < (out[i] as number)) out[i] = v;
+      }
+    }
+  }
+  if (fusion === 'mean' && count > 1) for (let i = 0; i < n; i++) out[i] = (out[i] as number) / count;
+  return out;
+}
+
+/**
  * Fuses rows `[q0, q1)` of layer `layer` over the selected heads into `out` (float64,
- * `(q1 - q0) × seq`). Inputs must already be validated. Mean sums in float64, so a fused
- * softmax row still sums to 1 to ~1e-7.
+ * `(q1 - q0) × seq`). Inputs must already be validated.
  */
 function fuseRows(
   stack: AttentionStack,
@@ -43,39 +87,9 @@ function fuseRows(
   q1: number,
   out: Float64Array,
 ): Float64Array {
-  const { seq, data } = stack;
-  const n = (q1 - q0) * seq;
-  let first = true;
-  let count = 0;
-  for (let h = 0; h < stack.heads; h++) {
-    if (!heads[h]) continue;
-    count++;
-    const base = ((layer * stack.heads + h) * seq + q0) * seq;
-    if (first) {
-      for (let i = 0; i < n; i++) out[i] = data[base + i] as number;
-      first = false;
-    } else if (fusion === 'mean') {
-      for (let i = 0; i < n; i++) out[i] = (out[i] as number) + (data[base + i] as number);
-    } else if (fusion === 'max') {
-      for (let i = 0; i < n; i++) {
-        const v = data[base + i] as number;
-        if (v > (out[i] as number)) out[i] = v;
-      }
-    } else {
-      for (let i = 0; i < n; i++) {
-        const v = data[base + i] as number;
-        if (v < (out[i] as number)) out[i] = v;
-      }
-    }
-  }
-  if (fusion === 'mean' && count > 1) for (let i = 0; i < n; i++) out[i] = (out[i] as number) / count;
-  return out;
-}
-
-function checkFusion(fusion: Fusion): void {
-  if (fusion !== 'mean' && fusion !== 'max' && fusion !== 'min') {
-    throw new Error(`unknown head fusion "${String(fusion)}": use 'mean', 'max' or 'min'`);
-  }
+  const { seq } = stack;
+  const base = (layer * stack.heads * seq + q0) * seq;
+  return fuseSlices(stack.data, stack.heads, heads, fusion, base, seq * seq, (q1 - q0) * seq, out);
 }
 
 /** Validates the common arguments and returns the layer index in `[0, layers)`. */
@@ -154,6 +168,25 @@ export function queryRow(
  */
 export function clsRow(stack: AttentionStack, layer: number, heads: HeadSelection, fusion: Fusion, grid: Grid): PatchMap {
   return queryRow(stack, layer, heads, fusion, 0, grid);
+}
+
+/**
+ * The same map as `queryRow(stack, layer, heads, fusion, rows.token, grid)`, bit for bit, from
+ * only that token's rows (e.g. the CLS rows an image keeps, or a clicked patch's rows fetched
+ * from the worker).
+ *
+ * @param rows one query token's rows `(layers, heads, 1 + gw·gh)`
+ * @returns    `grid.width × grid.height` PatchMap, row-major, CLS key excluded
+ */
+export function rowMap(rows: TokenRows, layer: number, heads: HeadSelection, fusion: Fusion, grid: Grid): PatchMap {
+  checkTokenRows(rows);
+  checkHeads(heads, rows.heads);
+  checkFusion(fusion);
+  const l = resolveLayer(layer, rows.layers);
+  checkGrid(rows, grid);
+  const { seq } = rows;
+  const row = fuseSlices(rows.data, rows.heads, heads, fusion, l * rows.heads * seq, seq, seq, new Float64Array(seq));
+  return patchesOf(row, grid);
 }
 
 /**

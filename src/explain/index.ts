@@ -1,9 +1,10 @@
 /** Public API of explain/: pure explanation methods over attention tensors (see README.md). */
-export type { AttentionStack, Fusion, Grid, HeadSelection, PatchMap } from './types';
+export type { AttentionStack, Fusion, FusedLayers, Grid, HeadSelection, PatchMap, ReducedAttention, TokenRows } from './types';
 export { FUSIONS } from './types';
-export { allHeads, soloHead, patchToken, fuseHeads, clsRow, queryRow, textRow } from './attention';
+export { allHeads, soloHead, patchToken, fuseHeads, clsRow, queryRow, rowMap, textRow } from './attention';
+export { reduceLayers, reduceStack, reducedAttentionBytes, reducedBytes, tokenRows, tokenRowsBytes, tokenRowsOfLayers } from './reduce';
 export { differenceMap } from './difference';
-export { rolloutMatrix, rolloutRow, rolloutMap, clsRowOf, type RolloutOptions } from './rollout';
+export { rolloutMatrix, rolloutRow, rolloutMap, clsRowOf, type RolloutOptions, type RolloutSource } from './rollout';
 export type {
   Need,
   GradientStack,

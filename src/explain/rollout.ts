@@ -20,15 +20,25 @@
  * as vit-explain). Zeroed entries shrink their row before step 4, which renormalises it.
  *
  * Everything is computed in float64; results are returned as float32.
+ *
+ * Input: the full stack, or the `FusedLayers` an image keeps (reduce.ts), which has step 1 done
+ * for all heads: same results bit for bit, but no head subsets.
  */
 import { allHeads, fuseHeads64 } from './attention';
-import type { AttentionStack, Fusion, Grid, HeadSelection, PatchMap } from './types';
-import { checkGrid, checkHeads, checkStack, checkToken, resolveLayer } from './validate';
+import type { AttentionStack, Fusion, FusedLayers, Grid, HeadSelection, PatchMap } from './types';
+import { checkFused, checkFusion, checkGrid, checkHeads, checkStack, checkToken, resolveLayer } from './validate';
+
+/** What rollout reads: the full stack, or every layer's all-heads fusions. */
+export type RolloutSource = AttentionStack | FusedLayers;
+
+function isFused(src: RolloutSource): src is FusedLayers {
+  return 'mean' in src;
+}
 
 export interface RolloutOptions {
   /** How heads are fused in each layer. Default `'mean'`. */
   readonly fusion?: Fusion;
-  /** Heads used in every layer; default all. Length must equal `stack.heads`. */
+  /** Heads used in every layer; default all. Length must equal `stack.heads`; all on for `FusedLayers`. */
   readonly heads?: HeadSelection;
   /** Fraction in [0, 1) of each layer's fused entries to zero (see module doc). Default 0. */
   readonly discardRatio?: number;
@@ -46,10 +56,22 @@ interface Resolved {
   end: number;
 }
 
-function resolve(stack: AttentionStack, opts: RolloutOptions): Resolved {
-  checkStack(stack);
+function resolve(stack: RolloutSource, opts: RolloutOptions): Resolved {
   const heads = opts.heads ?? allHeads(stack.heads);
-  checkHeads(heads, stack.heads);
+  if (isFused(stack)) {
+    checkFused(stack);
+    checkHeads(heads, stack.heads);
+    if (!heads.every(Boolean)) {
+      throw new Error(
+        'rollout over a subset of heads needs the full attention stack: this attention was reduced to ' +
+          'all-heads fusions (FusedLayers); omit `heads` or pass allHeads(heads)',
+      );
+    }
+    checkFusion(opts.fusion ?? 'mean');
+  } else {
+    checkStack(stack);
+    checkHeads(heads, stack.heads);
+  }
   const ratio = opts.discardRatio ?? 0;
   if (!(ratio >= 0 && ratio < 1)) {
     throw new Error(`discardRatio ${ratio} is out of range: use a fraction in [0, 1), e.g. 0.9`);
@@ -86,15 +108,24 @@ function discardLowest(a: Float64Array, ratio: number, scratch: Float64Array): v
   }
 }
 
+/** Step 1: layer `l` with the heads fused, as a new float64 `(seq, seq)` matrix (modified by the caller). */
+function fusedLayer(stack: RolloutSource, l: number, r: Resolved): Float64Array {
+  if (!isFused(stack)) return fuseHeads64(stack, l, r.heads, r.fusion);
+  const n2 = stack.seq * stack.seq;
+  const a = new Float64Array(n2);
+  a.set(stack[r.fusion].subarray(l * n2, (l + 1) * n2)); // float32 → float64 is exact
+  return a;
+}
+
 /**
  * A'_l for each layer in the range, first to last: fused, discarded, + I, rows normalised.
  * Each entry is a float64 `(seq, seq)` matrix.
  */
-function* residualLayers(stack: AttentionStack, r: Resolved): Generator<Float64Array> {
+function* residualLayers(stack: RolloutSource, r: Resolved): Generator<Float64Array> {
   const n = stack.seq;
   const scratch = r.ratio > 0 ? new Float64Array(n * n) : new Float64Array(0);
   for (let l = r.start; l <= r.end; l++) {
-    const a = fuseHeads64(stack, l, r.heads, r.fusion);
+    const a = fusedLayer(stack, l, r);
     discardLowest(a, r.ratio, scratch);
     for (let q = 0; q < n; q++) {
       const row = q * n;
@@ -114,10 +145,11 @@ function* residualLayers(stack: AttentionStack, r: Resolved): Generator<Float64A
 /**
  * Full attention rollout.
  *
- * @param stack attention probabilities `(layers, heads, seq, seq)` (vision or text)
+ * @param stack attention probabilities `(layers, heads, seq, seq)` (vision or text), or their
+ *              all-heads fusions per layer
  * @returns     R as `(seq, seq)` row-major float32; every row sums to 1
  */
-export function rolloutMatrix(stack: AttentionStack, opts: RolloutOptions = {}): Float32Array {
+export function rolloutMatrix(stack: RolloutSource, opts: RolloutOptions = {}): Float32Array {
   const r = resolve(stack, opts);
   const n = stack.seq;
   let R = new Float64Array(n * n);
@@ -155,7 +187,7 @@ function matmulInto(a: Float64Array, b: Float64Array, out: Float64Array, n: numb
  * @param queryToken token index (vision: 0 = CLS; text: `seq - 1` = end-of-text)
  * @returns          `(seq,)` float32, equal to row `queryToken` of `rolloutMatrix(stack, opts)`; sums to 1
  */
-export function rolloutRow(stack: AttentionStack, queryToken: number, opts: RolloutOptions = {}): Float32Array {
+export function rolloutRow(stack: RolloutSource, queryToken: number, opts: RolloutOptions = {}): Float32Array {
   const r = resolve(stack, opts);
   checkToken(queryToken, stack.seq);
   const n = stack.seq;
@@ -180,13 +212,15 @@ export function rolloutRow(stack: AttentionStack, queryToken: number, opts: Roll
 /**
  * The rollout image map: row of `queryToken` (default CLS) over the patch tokens, CLS excluded.
  *
- * @param stack vision attention `(layers, heads, 1 + gw·gh, 1 + gw·gh)`
+ * @param stack vision attention `(layers, heads, 1 + gw·gh, 1 + gw·gh)`, or its all-heads
+ *              fusions per layer (an image's `ReducedAttention.fused`)
  * @param grid  the patch grid
  * @param queryToken 0 for CLS (the usual rollout map) or `patchToken(i)` for patch i
  * @returns     `grid.width × grid.height` PatchMap
  */
-export function rolloutMap(stack: AttentionStack, grid: Grid, opts: RolloutOptions = {}, queryToken = 0): PatchMap {
-  checkStack(stack);
+export function rolloutMap(stack: RolloutSource, grid: Grid, opts: RolloutOptions = {}, queryToken = 0): PatchMap {
+  if (isFused(stack)) checkFused(stack);
+  else checkStack(stack);
   checkGrid(stack, grid);
   const row = rolloutRow(stack, queryToken, opts);
   return { width: grid.width, height: grid.height, values: row.slice(1) };

@@ -2,10 +2,17 @@
  * Input checks shared by the explanation methods. Each error names the argument, says what was
  * received and what is expected, so the caller knows what to fix.
  */
-import type { AttentionStack, Grid, HeadSelection } from './types';
+import type { AttentionStack, Fusion, FusedLayers, Grid, HeadSelection, TokenRows } from './types';
 
 function isPositiveInt(n: number): boolean {
   return Number.isInteger(n) && n > 0;
+}
+
+/** Throws unless `fusion` is one of the known head fusions. */
+export function checkFusion(fusion: Fusion): void {
+  if (fusion !== 'mean' && fusion !== 'max' && fusion !== 'min') {
+    throw new Error(`unknown head fusion "${String(fusion)}": use 'mean', 'max' or 'min'`);
+  }
 }
 
 /** Throws unless `stack.data` has exactly `layers × heads × seq × seq` float32 values. */
@@ -25,6 +32,43 @@ export function checkStack(stack: AttentionStack, what = 'attention stack'): voi
       `${what}: data has ${data.length} values but layers×heads×seq×seq = ` +
         `${layers}×${heads}×${seq}×${seq} = ${expected}; pass the attentions of ONE input ` +
         `(no batch dimension), all layers concatenated in order`,
+    );
+  }
+}
+
+/** Throws unless `rows.data` has exactly `layers × heads × seq` float32 values and `token` is in range. */
+export function checkTokenRows(rows: TokenRows, what = 'attention rows'): void {
+  const { layers, heads, seq, token, data } = rows;
+  if (!isPositiveInt(layers) || !isPositiveInt(heads) || !isPositiveInt(seq)) {
+    throw new Error(
+      `${what}: layers, heads and seq must be positive integers, got layers=${layers}, heads=${heads}, seq=${seq}`,
+    );
+  }
+  if (!(data instanceof Float32Array) || data.length !== layers * heads * seq) {
+    throw new Error(
+      `${what}: data must be a Float32Array of layers×heads×seq = ${layers}×${heads}×${seq} = ` +
+        `${layers * heads * seq} values (one query token's rows), got ${data instanceof Float32Array ? data.length : typeof data}`,
+    );
+  }
+  checkToken(token, seq, `${what}: token`);
+}
+
+/** Throws unless each fusion of `fused` holds `layers × seq × seq` values of the documented type. */
+export function checkFused(fused: FusedLayers, what = 'fused attention'): void {
+  const { layers, heads, seq } = fused;
+  if (!isPositiveInt(layers) || !isPositiveInt(heads) || !isPositiveInt(seq)) {
+    throw new Error(
+      `${what}: layers, heads and seq must be positive integers, got layers=${layers}, heads=${heads}, seq=${seq}`,
+    );
+  }
+  const n = layers * seq * seq;
+  const ok = fused.mean instanceof Float64Array && fused.mean.length === n &&
+    fused.max instanceof Float32Array && fused.max.length === n &&
+    fused.min instanceof Float32Array && fused.min.length === n;
+  if (!ok) {
+    throw new Error(
+      `${what}: mean (Float64Array), max and min (Float32Array) must each hold layers×seq×seq = ` +
+        `${layers}×${seq}×${seq} = ${n} values; build it with reduceStack or reduceLayers`,
     );
   }
 }
@@ -55,7 +99,7 @@ export function checkHeads(heads: HeadSelection, count: number): void {
 }
 
 /** Throws unless the stack is a vision stack for this grid: `seq = 1 + width × height`. */
-export function checkGrid(stack: AttentionStack, grid: Grid): void {
+export function checkGrid(stack: { readonly seq: number }, grid: Grid): void {
   if (!isPositiveInt(grid.width) || !isPositiveInt(grid.height)) {
     throw new Error(`patch grid must be positive integers, got ${grid.width}×${grid.height}`);
   }

@@ -64,6 +64,48 @@ export interface AttentionTensor {
   data: Float32Array;
 }
 
+/**
+ * One query token's attention rows in every layer and head: layout (layers, heads, seq), entry
+ * (l, h, k) = row `token` of head h of layer l; each row sums to 1. Vision: token 0 is CLS,
+ * patch i is token i + 1. Structurally `TokenRows` of src/explain/types.ts.
+ */
+export interface AttentionRows {
+  layers: number;
+  heads: number;
+  seq: number;
+  token: number;
+  data: Float32Array;
+}
+
+/**
+ * Every layer's attention with all heads fused: layout (layers, seq, seq) per fusion. `mean` is
+ * the float64 head mean (what rollout computes with), `max`/`min` are exact in float32.
+ * Structurally `FusedLayers` of src/explain/types.ts.
+ */
+export interface FusedAttention {
+  layers: number;
+  heads: number;
+  seq: number;
+  mean: Float64Array;
+  max: Float32Array;
+  min: Float32Array;
+}
+
+/**
+ * What an image's vision attention is reduced to before it leaves the worker (src/explain/reduce.ts):
+ * the full (layers, heads, seq, seq) stack is 22.4 MB for ViT-B/16, this 7.6 MB. Rows of other
+ * query tokens come from `queryRows`. Structurally `ReducedAttention` of src/explain/types.ts.
+ */
+export interface ImageAttention {
+  layers: number;
+  heads: number;
+  seq: number;
+  /** The CLS token's rows. */
+  cls: AttentionRows;
+  /** All-heads mean / max / min of every layer, for rollout. */
+  fused: FusedAttention;
+}
+
 export interface ImageRequest {
   requestId: number;
   imageId: string;
@@ -85,7 +127,8 @@ export interface ImageResult {
   height: number;
   cropBox: CropBox;
   embeds: Float32Array; // (projection_dim,)
-  attentions: AttentionTensor;
+  /** Vision attention, reduced; the worker keeps no attention of the image. */
+  attention: ImageAttention;
   /** Patch grid of the vision encoder, e.g. 7×7 for ViT-B/32 at 224 px. */
   grid: { width: number; height: number };
 }
@@ -99,6 +142,28 @@ export interface TextRequest {
 export interface TextResult {
   embeds: Float32Array; // (projection_dim,)
   attentions: AttentionTensor; // seq = ids.length
+}
+
+/**
+ * The attention rows of one query token of an image (a clicked patch), every layer and head. The
+ * worker keeps no attention: it runs the vision encoder again on the image's kept pixels (the last
+ * 64 images encoded) and returns only these rows. The blob, when given, is decoded again if the
+ * pixels are no longer kept.
+ */
+export interface QueryRowsRequest {
+  requestId: number;
+  imageId: string;
+  /** Token index: patch i (row-major over the grid) is token i + 1; 0 is CLS. */
+  token: number;
+  /** The image as sent to `encodeImage`, for when the worker no longer keeps its pixels. */
+  blob?: Blob;
+}
+
+export interface QueryRowsResult {
+  imageId: string;
+  rows: AttentionRows;
+  /** Time spent in the worker, ms. */
+  ms: number;
 }
 
 /**
@@ -201,6 +266,8 @@ export interface DenseMapResult {
 export interface RunCounters {
   imageRuns: number;
   textRuns: number;
+  /** Vision runs for `queryRows` (a clicked patch's rows), not counted in `imageRuns`. */
+  queryRuns: number;
 }
 
 /** Errors crossing the boundary keep a machine-readable code and a message for people. */
@@ -211,7 +278,7 @@ export type WorkerErrorCode =
   | 'model-format'
   | 'unsupported-model'
   | 'no-model'
-  /** A relevance request for an image the worker no longer (or never) had: encode it again. */
+  /** A relevance, dense-map or query-rows request for an image the worker no longer (or never) had: encode it again. */
   | 'unknown-image'
   | 'runtime';
 
@@ -228,6 +295,8 @@ export interface LensWorkerApi {
   loadModel(source: ModelSource, requestId: number, onProgress: (p: LoadProgress) => void): Promise<ModelInfo>;
   encodeImage(req: ImageRequest): Promise<ImageResult>;
   encodeText(req: TextRequest): Promise<TextResult>;
+  /** One query token's rows of an encoded image; see {@link QueryRowsRequest}. Queued like images. */
+  queryRows(req: QueryRowsRequest): Promise<QueryRowsResult>;
   cancel(requestId: number): void;
   counters(): RunCounters;
   /**

@@ -2,7 +2,8 @@
  * Non-reactive cache of model outputs, keyed by image id and by prompt token ids. Changing the
  * view (layer, heads, colormap …) reads from here and never runs the model again.
  */
-import type { ImageResult, TextResult } from '../protocol';
+import type { AttentionRows, ImageResult, TextResult } from '../protocol';
+import { reducedBytes } from '../explain/reduce';
 
 export interface PromptResult extends TextResult {
   ids: number[];
@@ -10,13 +11,65 @@ export interface PromptResult extends TextResult {
   truncated: boolean;
 }
 
+/** Per image: embeddings and the reduced vision attention (CLS rows, all-heads fusions). */
 export const imageResults = new Map<string, ImageResult>();
 /** Keyed by `ids.join(',')`: the same prompt text in two rows is encoded once. */
 export const promptResults = new Map<string, PromptResult>();
 
+/**
+ * Query patches' rows kept per image (fetched on demand, see app/queryRows.ts): the clicked one
+ * and the one before, so that going back is instant. B/16: 113 KB each.
+ */
+export const QUERY_ROWS_PER_IMAGE = 2;
+
+/** Per image, by query token, least recently used first. */
+const queryRowsResults = new Map<string, Map<number, AttentionRows>>();
+
+/** The kept rows of an image's query token (refreshes them as the most recently used). */
+export function queryRowsOf(imageId: string, token: number): AttentionRows | undefined {
+  const perImage = queryRowsResults.get(imageId);
+  const rows = perImage?.get(token);
+  if (perImage && rows) {
+    perImage.delete(token);
+    perImage.set(token, rows);
+  }
+  return rows;
+}
+
+/** Keeps a query token's rows, dropping the image's least recently used beyond {@link QUERY_ROWS_PER_IMAGE}. */
+export function rememberQueryRows(imageId: string, rows: AttentionRows): void {
+  let perImage = queryRowsResults.get(imageId);
+  if (!perImage) queryRowsResults.set(imageId, (perImage = new Map()));
+  perImage.delete(rows.token);
+  perImage.set(rows.token, rows);
+  for (const token of perImage.keys()) {
+    if (perImage.size <= QUERY_ROWS_PER_IMAGE) break;
+    perImage.delete(token);
+  }
+}
+
+/** Forgets one image's results (it was removed). */
+export function forgetImage(imageId: string): void {
+  imageResults.delete(imageId);
+  queryRowsResults.delete(imageId);
+}
+
+/**
+ * Bytes of vision attention kept for an image: its reduced attention and its kept query rows
+ * (0 for an unknown image). The benchmark reads it through `clipLensDebug.attentionBytes`.
+ */
+export function attentionBytesOf(imageId: string): number {
+  const result = imageResults.get(imageId);
+  if (!result) return 0;
+  let bytes = reducedBytes(result.attention);
+  for (const rows of queryRowsResults.get(imageId)?.values() ?? []) bytes += rows.data.byteLength;
+  return bytes;
+}
+
 export function clearResults(): void {
   imageResults.clear();
   promptResults.clear();
+  queryRowsResults.clear();
 }
 
 /** Cosine similarity of two embeddings. */

@@ -14,11 +14,16 @@ const api: LensWorkerApi = {
   loadModel: (source, requestId, onProgress) => runtime.loadModel(source, requestId, onProgress),
   encodeImage: async (req) => {
     const result = await runtime.encodeImage(req);
-    return Comlink.transfer(result, [result.embeds.buffer, result.attentions.data.buffer]);
+    const { cls, fused } = result.attention;
+    return Comlink.transfer(result, [result.embeds.buffer, cls.data.buffer, fused.mean.buffer, fused.max.buffer, fused.min.buffer]);
   },
   encodeText: async (req) => {
     const result = await runtime.encodeText(req);
     return Comlink.transfer(result, [result.embeds.buffer, result.attentions.data.buffer]);
+  },
+  queryRows: async (req) => {
+    const result = await runtime.queryRows(req);
+    return Comlink.transfer(result, [result.rows.data.buffer]);
   },
   relevance: async (req, onProgress) => {
     const r = await runtime.relevance(req, onProgress);

@@ -13,6 +13,8 @@ import {
   type LoadProgress,
   type ModelInfo,
   type ModelSource,
+  type QueryRowsRequest,
+  type QueryRowsResult,
   type RelevanceProgress,
   type RelevanceRequest,
   type RelevanceResult,
@@ -26,7 +28,8 @@ import { parsePreprocessorConfig, preprocess, type PreprocessorConfig } from '..
 import { decodeImage } from './decode';
 import { JSON_FILES, onnxPath, readModelFile, readModelJson } from './modelFiles';
 import { findAttentionSoftmax, patchOutputs } from './onnx/attention';
-import { attentionToFloat32 } from './onnx/tensors';
+import { attentionToFloat32, layerAttentions, type TensorLike } from './onnx/tensors';
+import { reduceLayers, tokenRowsOfLayers } from '../explain/reduce';
 import { RelevanceEngine } from './grad/engine';
 import { DenseEngine } from './grad/dense';
 
@@ -48,6 +51,14 @@ interface Loaded {
   text: Encoder;
 }
 
+/** One encoder run's outputs, valid until the run's tensors are disposed (see `ModelRuntime.run`). */
+interface RunOutputs {
+  /** A copy: outlives the run. */
+  embeds: Float32Array;
+  /** One Softmax output per layer, in layer order. */
+  attention: TensorLike[];
+}
+
 const cancelledError = () => new Error(formatWorkerError('cancelled', 'Cancelled.'));
 
 export class ModelRuntime {
@@ -55,7 +66,7 @@ export class ModelRuntime {
   private loaded: Loaded | null = null;
   private cancelled = new Set<number>();
   private loads = new Map<number, AbortController>();
-  private runs: RunCounters = { imageRuns: 0, textRuns: 0 };
+  private runs: RunCounters = { imageRuns: 0, textRuns: 0, queryRuns: 0 };
   /** ORT sessions run one request at a time; requests wait here in order. */
   private queue: Promise<unknown> = Promise.resolve();
   /** Gradient relevance: tfjs graphs, kept pixels and results (see ./grad/engine.ts). */
@@ -149,7 +160,11 @@ export class ModelRuntime {
       if (this.cancelled.has(req.requestId)) throw cancelledError();
       const { pixelValues, cropBox, width, height } = preprocess(decoded, m.preprocessor);
       const input = new ort.Tensor('float32', pixelValues, [1, 3, height, width]);
-      const out = await this.run(m, 'vision', input);
+      // Only the reduced attention leaves the run: the full stack (B/16: 22 MB) is never copied.
+      const out = await this.run(m, 'vision', input, (o) => {
+        const { layers, heads, seq } = layerAttentions(o.attention, m.vision.heads, m.vision.attentions);
+        return { embeds: o.embeds, attention: reduceLayers(layers, heads, seq) };
+      });
       this.runs.imageRuns++;
       this.relevanceEngine.rememberPixels(req.imageId, pixelValues, [1, 3, height, width]);
       const gridW = Math.floor(width / m.shape.vision.patchSize);
@@ -161,7 +176,7 @@ export class ModelRuntime {
         height: decoded.originalHeight,
         cropBox: { x: cropBox.x * s, y: cropBox.y * s, width: cropBox.width * s, height: cropBox.height * s },
         embeds: out.embeds,
-        attentions: out.attentions,
+        attention: out.attention,
         grid: { width: gridW, height: gridH },
       };
     });
@@ -170,9 +185,46 @@ export class ModelRuntime {
   encodeText(req: TextRequest): Promise<TextResult> {
     return this.enqueue(req.requestId, async (m) => {
       const ids = BigInt64Array.from(req.ids, (i) => BigInt(i));
-      const out = await this.run(m, 'text', new ort.Tensor('int64', ids, [1, ids.length]));
+      // Text attention is small (seq ≤ 77): the full stack is kept.
+      const out = await this.run(m, 'text', new ort.Tensor('int64', ids, [1, ids.length]), (o) => ({
+        embeds: o.embeds,
+        attentions: attentionToFloat32(o.attention, 1, m.text.heads, m.text.attentions)[0] as AttentionTensor,
+      }));
       this.runs.textRuns++;
       return out;
+    });
+  }
+
+  /**
+   * One query token's rows of an image, every layer and head: runs the vision encoder again on
+   * the kept pixels (decoding `req.blob` again when they are gone) and keeps only those rows.
+   */
+  queryRows(req: QueryRowsRequest): Promise<QueryRowsResult> {
+    return this.enqueue(req.requestId, async (m) => {
+      const t0 = performance.now();
+      let pixels: { data: Float32Array; dims: readonly number[] };
+      try {
+        pixels = this.relevanceEngine.requirePixels(req.imageId, 'its attention rows');
+      } catch (e) {
+        if (!req.blob) throw e;
+        const decoded = await decodeImage(req.blob);
+        if (this.cancelled.has(req.requestId)) throw cancelledError();
+        const { pixelValues, width, height } = preprocess(decoded, m.preprocessor);
+        pixels = { data: pixelValues, dims: [1, 3, height, width] };
+        this.relevanceEngine.rememberPixels(req.imageId, pixelValues, pixels.dims);
+      }
+      const patch = m.shape.vision.patchSize;
+      const tokens = 1 + Math.floor((pixels.dims[2] ?? 0) / patch) * Math.floor((pixels.dims[3] ?? 0) / patch);
+      if (!Number.isInteger(req.token) || req.token < 0 || req.token >= tokens) {
+        throw new Error(formatWorkerError('runtime', `Token ${req.token} is out of range: this image has ${tokens} tokens (0 is CLS, patch i is token i + 1).`));
+      }
+      const input = new ort.Tensor('float32', pixels.data, [...pixels.dims]);
+      const rows = await this.run(m, 'vision', input, (o) => {
+        const { layers, heads, seq } = layerAttentions(o.attention, m.vision.heads, m.vision.attentions);
+        return tokenRowsOfLayers(layers, heads, seq, req.token);
+      });
+      this.runs.queryRuns++;
+      return { imageId: req.imageId, rows, ms: performance.now() - t0 };
     });
   }
 
@@ -207,8 +259,12 @@ export class ModelRuntime {
     return next.finally(() => this.cancelled.delete(requestId));
   }
 
-  /** Runs one encoder; on a lost WebGPU device, moves both encoders to WASM and retries once. */
-  private async run(m: Loaded, which: 'vision' | 'text', input: ort.Tensor): Promise<{ embeds: Float32Array; attentions: AttentionTensor }> {
+  /**
+   * Runs one encoder and hands its outputs to `read`, which must copy what it keeps: the output
+   * tensors are disposed when it returns. On a lost WebGPU device, moves both encoders to WASM
+   * and retries once.
+   */
+  private async run<T>(m: Loaded, which: 'vision' | 'text', input: ort.Tensor, read: (out: RunOutputs) => T): Promise<T> {
     const enc = m[which];
     let out: ort.InferenceSession.ReturnType;
     try {
@@ -218,16 +274,19 @@ export class ModelRuntime {
       await this.fallBackToWasm(m);
       out = await m[which].session.run({ [enc.input]: input });
     }
-    const embedsTensor = out[enc.embeds];
-    if (!embedsTensor) throw new Error(formatWorkerError('runtime', `The model gave no ${enc.embeds} output.`));
-    const embeds = new Float32Array(embedsTensor.data as Float32Array);
-    const attentions = attentionToFloat32(enc.attentions.map((name) => {
-      const t = out[name];
-      if (!t) throw new Error(formatWorkerError('runtime', `The patched model gave no output ${name}.`));
-      return t;
-    }), 1, enc.heads);
-    for (const t of Object.values(out)) t.dispose();
-    return { embeds, attentions: attentions[0] as AttentionTensor };
+    try {
+      const embedsTensor = out[enc.embeds];
+      if (!embedsTensor) throw new Error(formatWorkerError('runtime', `The model gave no ${enc.embeds} output.`));
+      const embeds = new Float32Array(embedsTensor.data as Float32Array);
+      const attention = enc.attentions.map((name) => {
+        const t = out[name];
+        if (!t) throw new Error(formatWorkerError('runtime', `The patched model gave no output ${name}.`));
+        return t;
+      });
+      return read({ embeds, attention });
+    } finally {
+      for (const t of Object.values(out)) t.dispose();
+    }
   }
 
   private async fallBackToWasm(m: Loaded): Promise<void> {

@@ -5,6 +5,7 @@ import {
   checkAttentionShape,
   halfBitsToFloat32,
   halfToFloat,
+  layerAttentions,
   toFloat32,
   toLayerAttention,
   type TensorLike,
@@ -146,5 +147,20 @@ describe('attention shapes', () => {
     const bad = { type: 'float32', data: new Float32Array(3 * 9), dims: [3, 3, 3] };
     expect(() => attentionToFloat32([ok, bad], 1, 3)).toThrow(/^Layer 1 attention has sequence length 3, layer 0 has 2/);
     expect(() => attentionToFloat32([ok, ok], 1, 4, ['a', 'b'])).toThrow(/^Layer 0 attention \("a"\)/);
+  });
+
+  test('layerAttentions validates one run and returns each layer as it is (no copy for float32)', () => {
+    const a = new Float32Array(3 * 4).map((_, i) => i);
+    const b = new Float32Array(3 * 4).map((_, i) => 100 + i);
+    const out = layerAttentions([{ type: 'float32', data: a, dims: [3, 2, 2] }, { type: 'float32', data: b, dims: [1, 3, 2, 2] }], 3);
+    expect([out.heads, out.seq]).toEqual([3, 2]);
+    expect(out.layers[0]).toBe(a);
+    expect(out.layers[1]).toBe(b);
+    // float16 bits are converted: 0x3c00 = 1.
+    const half = layerAttentions([{ type: 'float16', data: new Uint16Array(4).fill(0x3c00), dims: [1, 2, 2] }], 1);
+    expect(Array.from(half.layers[0] ?? [])).toEqual([1, 1, 1, 1]);
+    const bad = { type: 'float32', data: new Float32Array(3 * 9), dims: [3, 3, 3] };
+    expect(() => layerAttentions([{ type: 'float32', data: a, dims: [3, 2, 2] }, bad], 3)).toThrow(/^Layer 1 attention has sequence length 3, layer 0 has 2/);
+    expect(() => layerAttentions([{ type: 'float32', data: a, dims: [3, 2, 2] }], 3 * 2)).toThrow(/^Layer 0 attention/);
   });
 });

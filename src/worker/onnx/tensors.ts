@@ -166,8 +166,8 @@ export interface StackedAttention {
 
 /**
  * Validates every layer's Softmax output of one run and regroups them per batch item: the worker
- * posts one {@link StackedAttention} per image or prompt (its `data.buffer` is transferable and
- * owned by that item alone).
+ * posts one {@link StackedAttention} per prompt (images: see {@link layerAttentions}); its
+ * `data.buffer` is transferable and owned by that item alone.
  *
  * @param tensors one per layer, in layer order, each (batch·heads, seq, seq) or (batch, heads, seq, seq).
  * @param batch images or prompts in the run.
@@ -183,6 +183,22 @@ export function attentionToFloat32(
   heads: number,
   names: readonly string[] = [],
 ): StackedAttention[] {
+  const { layers, seq } = checkedLayers(tensors, batch, heads, names);
+  const perLayer = heads * seq * seq; // values of one batch item in one layer
+  return Array.from({ length: batch }, (_, b) => {
+    const data = new Float32Array(layers.length * perLayer);
+    layers.forEach((l, i) => data.set(l.data.subarray(b * perLayer, (b + 1) * perLayer), i * perLayer));
+    return { layers: layers.length, heads, seq, data };
+  });
+}
+
+/** Validates every layer of one run; all layers must share one sequence length. */
+function checkedLayers(
+  tensors: readonly TensorLike[],
+  batch: number,
+  heads: number,
+  names: readonly string[],
+): { layers: LayerAttention[]; seq: number } {
   const layers = tensors.map((t, layer) => {
     const name = names[layer];
     return toLayerAttention(t, name === undefined ? { batch, heads, layer } : { batch, heads, layer, name });
@@ -196,12 +212,24 @@ export function attentionToFloat32(
       { layer: bad },
     );
   }
-  const perLayer = heads * seq * seq; // values of one batch item in one layer
-  return Array.from({ length: batch }, (_, b) => {
-    const data = new Float32Array(layers.length * perLayer);
-    layers.forEach((l, i) => data.set(l.data.subarray(b * perLayer, (b + 1) * perLayer), i * perLayer));
-    return { layers: layers.length, heads, seq, data };
-  });
+  return { layers, seq };
+}
+
+/**
+ * Validates every layer's Softmax output of a run on ONE input and returns them as
+ * `(heads, seq, seq)` float32 arrays, without regrouping them into one stack: for reductions
+ * (src/explain/reduce.ts) that read each layer once. float32 data is the tensors' own (valid
+ * until they are disposed); float16 is converted.
+ *
+ * @throws UnsupportedModelError `attention-shape`, as {@link attentionToFloat32}.
+ */
+export function layerAttentions(
+  tensors: readonly TensorLike[],
+  heads: number,
+  names: readonly string[] = [],
+): { heads: number; seq: number; layers: Float32Array[] } {
+  const { layers, seq } = checkedLayers(tensors, 1, heads, names);
+  return { heads, seq, layers: layers.map((l) => l.data) };
 }
 
 function isFloat16Array(view: ArrayBufferView): view is ArrayBufferView & ArrayLike<number> {
