@@ -19,9 +19,14 @@
  *
  * Other repository names answer 401 RepoNotFound, as the Hub does. `faults = false` turns every
  * owner into a healthy Hub (to test Retry). Every request is logged in `requests`.
+ *
+ * `folders` serves chosen repos from other model folders on disk instead (the full-size ViT-B/32
+ * lookalike as `Xenova/clip-vit-base-patch32`): their files are streamed from disk on each request,
+ * never held in memory, since they are hundreds of MB. Every response waits for the client to
+ * drain, so a slow reader never makes the server buffer a whole file.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync, readdirSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ROOT } from './lensPage';
 
@@ -42,13 +47,67 @@ export interface HubServer {
   requests: HubRequest[];
   /** When false, every owner behaves like a healthy Hub. */
   faults: boolean;
-  /** Bytes of each file of the served folder, by repo-relative path (`onnx/vision_model.onnx`). */
+  /** Bytes of each file of the bundled folder, by repo-relative path (`onnx/vision_model.onnx`). */
   sizes: Record<string, number>;
   close(): Promise<void>;
 }
 
+export interface HubServerOptions {
+  /**
+   * Repos served from a model folder on disk instead of the bundled model, by repo id, e.g.
+   * `{ 'Xenova/clip-vit-base-patch32': '/…/models-bench/clip-vit-base-patch32-lookalike' }`.
+   * The owner still selects the behaviour.
+   */
+  folders?: Record<string, string>;
+}
+
+/** A file the server can send: its size, its ETag and its bytes `start..end` (inclusive) in chunks. */
+interface ServedFile {
+  size: number;
+  etag: string;
+  chunks(start: number, end: number): AsyncIterable<Buffer>;
+}
+
+const CHUNK = 64 * 1024;
+
+/** A file held in memory (the bundled model: about 1 MB in all). */
+function memoryFile(data: Buffer, folder: string): ServedFile {
+  return {
+    size: data.length,
+    etag: `"${data.length.toString(16)}-${folder}"`,
+    async *chunks(start, end) {
+      for (let at = start; at <= end; at += CHUNK) yield data.subarray(at, Math.min(end + 1, at + CHUNK));
+    },
+  };
+}
+
+/** A file read from disk on each request. */
+function diskFile(path: string, folder: string): ServedFile {
+  const { size, mtimeMs } = statSync(path);
+  return {
+    size,
+    etag: `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}-${folder}"`,
+    // A read stream is an async iterable of Buffers; leaving the loop early closes the file.
+    chunks: (start, end) => createReadStream(path, { start, end, highWaterMark: CHUNK }) as AsyncIterable<Buffer>,
+  };
+}
+
+/** Resolves when `res` takes more bytes again, or has closed (the client went away). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 const MODEL_DIR = `${ROOT}public/models/clip-lens-shapes/`;
 
+/** Repo-relative paths of every file below `dir` (which ends with `/`). */
 function listFiles(dir: string, prefix = ''): string[] {
   return readdirSync(dir).flatMap((name) => {
     const full = `${dir}${name}`;
@@ -76,10 +135,17 @@ function parseRange(header: string | undefined, size: number): { start: number; 
 }
 
 /** Starts the server on a free port of 127.0.0.1. */
-export async function startHubServer(): Promise<HubServer> {
-  const files = new Map<string, Buffer>();
-  for (const f of listFiles(MODEL_DIR)) files.set(f, readFileSync(MODEL_DIR + f));
-  const sizes = Object.fromEntries([...files].map(([f, b]) => [f, b.length]));
+export async function startHubServer(options: HubServerOptions = {}): Promise<HubServer> {
+  const bundled = new Map<string, ServedFile>();
+  for (const f of listFiles(MODEL_DIR)) bundled.set(f, memoryFile(readFileSync(MODEL_DIR + f), 'clip-lens-shapes'));
+  const sizes = Object.fromEntries([...bundled].map(([f, b]) => [f, b.size]));
+  /** The repos of `options.folders`, each with its files (sizes read now, bytes on request). */
+  const folders = new Map<string, Map<string, ServedFile>>();
+  for (const [repo, path] of Object.entries(options.folders ?? {})) {
+    const dir = path.endsWith('/') ? path : `${path}/`;
+    const name = dir.split('/').at(-2) ?? repo;
+    folders.set(repo, new Map(listFiles(dir).map((f) => [f, diskFile(dir + f, name)])));
+  }
   /** Files whose first GET already happened, per owner (for the "first time only" faults). */
   const seen = new Set<string>();
 
@@ -108,8 +174,9 @@ export async function startHubServer(): Promise<HubServer> {
     const file = decodeURIComponent(m[4]);
     log.owner = owner;
     log.file = file;
-    const servesModel = name === 'clip-lens-shapes' || (owner === 'Xenova' && name.startsWith('clip-vit-'));
-    if (!servesModel) {
+    const servesBundled = name === 'clip-lens-shapes' || (owner === 'Xenova' && name.startsWith('clip-vit-'));
+    const files = folders.get(`${owner}/${name}`) ?? (servesBundled ? bundled : null);
+    if (!files) {
       return reply(401, { 'Content-Type': 'application/json', 'X-Error-Code': 'RepoNotFound' }, '{"error":"Repository not found"}');
     }
     const data = files.get(file);
@@ -124,7 +191,7 @@ export async function startHubServer(): Promise<HubServer> {
     const base = {
       'Content-Type': file.endsWith('.json') ? 'application/json; charset=utf-8' : 'application/octet-stream',
       'Accept-Ranges': 'bytes',
-      ETag: `"${data.length.toString(16)}-clip-lens-shapes"`,
+      ETag: data.etag,
     };
 
     if (mode === 'Flaky' && first && !isOnnx) return reply(503, { 'Content-Type': 'text/plain' }, 'Service Unavailable');
@@ -134,33 +201,33 @@ export async function startHubServer(): Promise<HubServer> {
     if (mode === 'FaultHtml' && isVision) {
       return reply(200, { 'Content-Type': 'text/html; charset=utf-8' }, '<!doctype html><html><head><title>Hugging Face – Sign in</title></head><body>Sign in</body></html>');
     }
-    // What this mode serves as the file: FaultHonest serves half a file as if it were all of it.
-    const body = mode === 'FaultHonest' && isVision ? data.subarray(0, Math.floor(data.length / 2)) : data;
-    const range = parseRange(req.headers.range, body.length);
-    if (range === 'bad') return reply(416, { ...base, 'Content-Range': `bytes */${body.length}` });
+    // How much of the file this mode serves as all of it: FaultHonest serves half a file.
+    const size = mode === 'FaultHonest' && isVision ? Math.floor(data.size / 2) : data.size;
+    const range = parseRange(req.headers.range, size);
+    if (range === 'bad') return reply(416, { ...base, 'Content-Range': `bytes */${size}` });
     const start = range ? range.start : 0;
-    const end = range ? range.end : body.length - 1;
+    const end = range ? range.end : size - 1;
     const headers: Record<string, string | number> = { ...base, 'Content-Length': end - start + 1 };
-    if (range) headers['Content-Range'] = `bytes ${start}-${end}/${body.length}`;
+    if (range) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
     log.status = range ? 206 : 200;
     res.writeHead(log.status, { ...CORS_HEADERS, ...headers });
     if (req.method === 'HEAD') return res.end();
     res.flushHeaders(); // a drop before any body byte still delivers the status line first
 
     // Where this response stops and drops the connection, if it does.
-    const half = Math.floor(body.length / 2);
-    const stopAt = (mode === 'Flaky' && isOnnx && first) || (mode === 'FaultDishonest' && isVision) ? Math.max(start, half) : null;
-    const chunk = 64 * 1024;
-    for (let at = start; at <= end; at += chunk) {
-      const to = Math.min(end + 1, at + chunk, stopAt ?? Infinity);
-      if (to > at) res.write(body.subarray(at, to));
-      if (stopAt !== null && to >= stopAt) {
-        await sleep(50); // let the bytes leave before the connection drops
-        res.socket?.destroy();
-        return;
+    const stopAt = (mode === 'Flaky' && isOnnx && first) || (mode === 'FaultDishonest' && isVision) ? Math.max(start, Math.floor(size / 2)) : null;
+    const last = stopAt === null ? end : Math.min(end, stopAt - 1);
+    if (last >= start) {
+      for await (const piece of data.chunks(start, last)) {
+        if (!res.write(piece) && !res.destroyed) await drained(res);
+        if (mode === 'Slow' && isOnnx) await sleep(30); // ~2 MB/s
+        if (res.destroyed) return; // the client went away (cancelled)
       }
-      if (mode === 'Slow' && isOnnx) await sleep(30); // ~2 MB/s
-      if (res.destroyed) return; // the client went away (cancelled)
+    }
+    if (last < end) {
+      await sleep(50); // let the bytes leave before the connection drops
+      res.socket?.destroy();
+      return;
     }
     res.end();
   };
