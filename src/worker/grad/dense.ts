@@ -27,6 +27,7 @@ import { formatWorkerError, type DenseMapMode, type DenseMapRequest, type DenseM
 import { attentionSoftmaxOf } from '../onnx/attention';
 import { UnsupportedModelError } from '../onnx/errors';
 import type { ModelSummary, OnnxNode } from '../onnx/graph';
+import { attentionBranch, GraphIndex, MAX_HOPS, MAX_PROJECTION_HOPS, PASS_OPS } from '../onnx/structure';
 import type { Pixels, RelevanceEngine, SharedGraphs } from './engine';
 import { UnsupportedOpError, type Feed, type OnnxInterpreter } from './interpreter';
 import { LruCache } from './lru';
@@ -98,114 +99,10 @@ export interface DenseGraph {
   readonly blockSide: readonly string[];
 }
 
-/** How many ops may sit between the attention Softmax and its MatMuls (casts, scale). */
-const MAX_HOPS = 6;
-/** How many ops the out-projection path may have (reshapes, transposes, MatMul, bias, int8 chains). */
-const MAX_PROJECTION_HOPS = 24;
 /** How many nodes to search back from the output for the pooling Gather. */
 const MAX_POOLING_SEARCH = 96;
-
-/** Ops allowed between Q·Kᵀ and the Softmax. An additive mask would make the logits more than a scaled product. */
-const SCALE_OPS = new Set(['Mul', 'Div']);
-const PASS_OPS = new Set(['Cast', 'Identity', 'Reshape', 'Squeeze', 'Unsqueeze', 'Dropout']);
 /** Ops that split a projection into heads (and casts), crossed when looking for the unscaled query. */
 const HEAD_SPLIT_OPS = new Set(['Cast', 'Identity', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze']);
-/** Ops of an out-projection path: head merge, the projection (float or int8 chain), bias, scale. */
-const PROJECTION_OPS = new Set([
-  'Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Cast', 'Identity',
-  'MatMul', 'Gemm', 'MatMulInteger', 'DynamicQuantizeLinear', 'DequantizeLinear', 'Mul', 'Div', 'Add',
-]);
-/** Consumers that only read a tensor's shape. */
-const SHAPE_READERS = new Set(['Shape', 'Size']);
-
-/**
- * Producer/consumer lookups, with two kinds of tensors that carry no activation values:
- * constants (initializers and whatever is computed from them alone: an Identity of a weight is a
- * weight) and static tensors (constants plus shape values: `Shape` outputs and what is computed
- * from them, e.g. a scale 1/√head_dim built from Q's shape).
- */
-class GraphIndex {
-  readonly producer = new Map<string, OnnxNode>();
-  readonly consumers = new Map<string, OnnxNode[]>();
-  readonly constant = new Set<string>();
-  readonly static = new Set<string>();
-
-  constructor(readonly model: ModelSummary) {
-    for (const init of model.initializers) {
-      this.constant.add(init.name);
-      this.static.add(init.name);
-    }
-    for (const node of model.nodes) {
-      const ins = node.inputs.filter((i) => i !== '');
-      const isConstant = ins.every((i) => this.constant.has(i));
-      const isStatic = SHAPE_READERS.has(node.opType) || ins.every((i) => this.static.has(i));
-      for (const out of node.outputs) {
-        if (!out) continue;
-        this.producer.set(out, node);
-        if (isConstant) this.constant.add(out);
-        if (isStatic) this.static.add(out);
-      }
-      for (const input of ins) {
-        const list = this.consumers.get(input);
-        if (list) list.push(node);
-        else this.consumers.set(input, [node]);
-      }
-    }
-  }
-
-  /** Does the tensor carry activation values (depends on the input's values, not only its shape)? */
-  computed(name: string | undefined): name is string {
-    return name !== undefined && name !== '' && !this.static.has(name);
-  }
-
-  /** The only computed input of a Mul/Div whose other operand is static (a scale), else undefined. */
-  scaled(node: OnnxNode): string | undefined {
-    if (!SCALE_OPS.has(node.opType)) return undefined;
-    const [a, b] = node.inputs;
-    if (this.computed(a) && !this.computed(b)) return a;
-    if (node.opType === 'Mul' && this.computed(b) && !this.computed(a)) return b;
-    return undefined;
-  }
-
-  /** Consumers that use the value (not only its shape). */
-  valueConsumers(name: string): OnnxNode[] {
-    return (this.consumers.get(name) ?? []).filter((n) => !SHAPE_READERS.has(n.opType));
-  }
-
-  /** Tensors that depend on any of `from` (included), in graph order. */
-  downstream(from: readonly string[]): Set<string> {
-    const set = new Set(from);
-    for (const node of this.model.nodes) {
-      if (node.inputs.some((i) => set.has(i))) for (const o of node.outputs) if (o) set.add(o);
-    }
-    return set;
-  }
-
-  /**
-   * Tensors that evaluating `targets` from `fed` also needs and that do not depend on `fed`
-   * (shape values, the residual stream): they must be fed too, or the interpreter would evaluate
-   * the whole graph again to get them.
-   */
-  sideInputs(fed: readonly string[], targets: readonly string[]): string[] {
-    const given = new Set(fed);
-    const down = this.downstream(fed);
-    const side = new Set<string>();
-    const seen = new Set<string>();
-    const stack = [...targets];
-    while (stack.length > 0) {
-      const t = stack.pop() as string;
-      if (seen.has(t) || given.has(t) || this.constant.has(t)) continue;
-      seen.add(t);
-      if (!down.has(t)) {
-        side.add(t);
-        continue;
-      }
-      const p = this.producer.get(t);
-      if (p) for (const i of p.inputs) if (i) stack.push(i);
-    }
-    return [...side].sort();
-  }
-}
 
 /**
  * Finds, by graph structure, the tensors dense maps read and replace in a CLIP vision graph:
@@ -267,46 +164,8 @@ export function findDenseGraph(model: ModelSummary, name: string, output?: strin
     else break;
   }
 
-  // Down from the Softmax to attention·V.
-  let probs = softmax.outputs[0] ?? fail('the last attention Softmax has no output.');
-  let pvNode: OnnxNode | undefined;
-  for (let hop = 0; hop <= MAX_HOPS && !pvNode; hop++) {
-    const next = g.valueConsumers(probs);
-    pvNode = next.find((n) => n.opType === 'MatMul' && n.domain === '' && n.inputs[0] === probs && g.computed(n.inputs[1]));
-    if (pvNode) break;
-    const pass = next.find((n) => PASS_OPS.has(n.opType));
-    if (!pass || !pass.outputs[0]) break;
-    probs = pass.outputs[0];
-  }
-  if (!pvNode) fail('the last attention Softmax does not feed a MatMul with V (probabilities·V).');
-  const value = (pvNode as OnnxNode).inputs[1] as string;
-  const attentionOutput = (pvNode as OnnxNode).outputs[0] ?? fail('the attention·V MatMul has no output.');
-
-  // Forward through head merge and out-projection to the residual Add.
-  let t = attentionOutput;
-  let projected = false;
-  let outProjection: string | undefined;
-  let residual: string | undefined;
-  for (let hop = 0; hop < MAX_PROJECTION_HOPS && !residual; hop++) {
-    const next = g.valueConsumers(t).filter((n) => PROJECTION_OPS.has(n.opType) && n.domain === '');
-    if (next.length !== 1) {
-      fail(
-        next.length === 0
-          ? `the attention output does not reach a residual Add through the out-projection (stopped after ${hop} op(s)).`
-          : `the attention output branches (${next.map((n) => n.opType).join(', ')}) before the residual Add.`,
-      );
-    }
-    const n = next[0] as OnnxNode;
-    if (n.opType === 'Add' && n.inputs.every((i) => g.computed(i))) {
-      if (!projected) fail('the attention output reaches an Add of two computed tensors before any out-projection MatMul.');
-      outProjection = t;
-      residual = n.outputs[0];
-      break;
-    }
-    if (n.opType === 'MatMul' || n.opType === 'Gemm' || n.opType === 'MatMulInteger') projected = true;
-    t = n.outputs[0] ?? fail(`a ${n.opType} node on the out-projection path has no output.`);
-  }
-  if (!outProjection || !residual) fail('no residual Add was found after the last attention block\'s out-projection.');
+  // Down from the Softmax to attention·V, the out-projection and the residual Add.
+  const { value, attentionOutput, outProjection, residual } = attentionBranch(g, softmax, 'the last attention Softmax', fail);
 
   // Back from the output to the CLS pooling Gather.
   let finalHidden: string | undefined;
@@ -338,7 +197,7 @@ export function findDenseGraph(model: ModelSummary, name: string, output?: strin
     fail(`no pooling Gather (the CLS token, taken after the last block) was found before "${out}"; the export may pool differently (e.g. a mean over tokens).`);
   }
   const hidden = finalHidden as string;
-  if (!g.downstream([residual as string]).has(hidden)) {
+  if (!g.downstream([residual]).has(hidden)) {
     fail('the pooled hidden state does not depend on the last block\'s residual Add: the blocks are not where expected.');
   }
   const poolingSide = g.sideInputs([hidden], [out]);
@@ -356,11 +215,11 @@ export function findDenseGraph(model: ModelSummary, name: string, output?: strin
     rawQuery,
     value,
     attentionOutput,
-    outProjection: outProjection as string,
-    residual: residual as string,
+    outProjection,
+    residual,
     finalHidden: hidden,
     pooled: pooled as string,
-    attentionSide: g.sideInputs([attentionOutput], [outProjection as string]),
+    attentionSide: g.sideInputs([attentionOutput], [outProjection]),
     blockSide: g.sideInputs([attentionOutput], [hidden]),
   };
 }

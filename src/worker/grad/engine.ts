@@ -17,16 +17,28 @@
  *   {@link EngineOptions.maxResults} requests (default 64), keyed by (image, prompt ids, start
  *   layers); a repeated request is answered from here without running anything. Requests with
  *   `includeGradients` are not cached (tens of MB for big models): the main thread keeps those.
+ * - **block inputs**: the residual stream entering the start block, computed by ONNX Runtime
+ *   ({@link RelevanceModel.blockInput}), per (image or prompt, block); LRU of
+ *   {@link EngineOptions.maxBlockInputs} (default 32). seq·D·4 bytes each: 154 KB for a
+ *   ViT-B/32 image, 605 KB for B/16, ≤ 158 KB for a prompt → ≤ 20 MB. Another prompt on the same
+ *   image (or the same prompt on another image) then skips that ONNX Runtime run.
+ *
+ * Where the interpreted pass starts (./gradients.ts): with a start layer > 0, the blocks below it
+ * need no gradient, so ONNX Runtime computes their output (one run of the whole encoder: ORT
+ * evaluates every node whatever is fetched, still 2–3× faster than interpreting the encoder in
+ * tfjs) and tfjs evaluates and differentiates only the rest. Worth it when the start layer skips
+ * enough blocks ({@link EngineOptions.blockInputs}) or the tensor is kept.
  */
 import { formatWorkerError, type AttentionTensor, type RelevanceProgress, type RelevanceRequest, type RelevanceResult } from '../../protocol';
 import { headImportance, imageRelevance, textRelevance } from '../../explain/relevance';
 import type { GradientStack } from '../../explain/method';
 import type { AttentionStack } from '../../explain/types';
 import { initTfBackend, type TfBackend } from './backend';
-import { clipGradients, type EncoderGradients, type EncoderSpec, type GradientStage } from './gradients';
+import { clipGradients, type BlockTensor, type EncoderGradients, type EncoderSpec, type GradientStage } from './gradients';
 import { OnnxInterpreter, UnsupportedOpError } from './interpreter';
 import { LruCache } from './lru';
 import { summarizeModel, type ModelSummary } from '../onnx/graph';
+import type { BlockInputs } from '../onnx/structure';
 
 /** What the engine needs to know of the loaded model. */
 export interface RelevanceModel {
@@ -40,7 +52,20 @@ export interface RelevanceModel {
   readonly logitScale: number;
   /** Vision patch size in pixels (the grid is the input size / patch size). */
   readonly patchSize: number;
+  /**
+   * Computes an internal tensor of one encoder with ONNX Runtime: the residual stream entering a
+   * block, named as in the encoder's {@link EncoderInterface.blocks} (the ORT graph must expose
+   * it as an output). Resolves undefined when it cannot give it as float32 (e.g. a float16 file,
+   * whose rounding would change the result): relevance then interprets from the graph input.
+   * Absent: always interpret from the graph input.
+   */
+  readonly blockInput?: (which: 'vision' | 'text', input: EncoderRunInput, tensor: string) => Promise<BlockTensor | undefined>;
 }
+
+/** What one encoder run gets: an image's pixels or a prompt's token ids. */
+export type EncoderRunInput =
+  | { readonly kind: 'pixels'; readonly data: Float32Array; readonly dims: readonly number[] }
+  | { readonly kind: 'ids'; readonly ids: readonly number[] };
 
 export interface EncoderInterface {
   readonly input: string;
@@ -48,11 +73,23 @@ export interface EncoderInterface {
   /** Softmax outputs per layer, from ../onnx/attention.ts. */
   readonly attention: readonly string[];
   readonly heads: number;
+  /** The residual stream entering each block, from ../onnx/structure.ts (for {@link RelevanceModel.blockInput}). */
+  readonly blocks?: BlockInputs;
 }
 
 export interface EngineOptions {
   readonly maxImages?: number;
   readonly maxResults?: number;
+  /** Block inputs kept (see the module comment); default 32. */
+  readonly maxBlockInputs?: number;
+  /**
+   * When to start the interpreted pass at the start block with {@link RelevanceModel.blockInput}:
+   * - `'auto'` (default): when the tensor is kept, or when the start layer skips at least a third
+   *   of the blocks. One ONNX Runtime run of the encoder costs about as much as interpreting
+   *   ~3–5 of ViT-B/32's 12 blocks forward in tfjs (WASM, one thread; ORT with 2 or 1 threads).
+   * - `'always'`: whenever the model offers it (any start layer, 0 included); `'never'`: never.
+   */
+  readonly blockInputs?: 'auto' | 'always' | 'never';
   /** tfjs backends to try, in order; default all (see ./backend.ts). */
   readonly backends?: readonly TfBackend[];
 }
@@ -94,6 +131,9 @@ export class RelevanceEngine {
   private graphs: Promise<Graphs> | null = null;
   private readonly pixels: LruCache<string, Pixels>;
   private readonly results: LruCache<string, SmallResult>;
+  /** ORT-computed block inputs, keyed by {@link blockKey}. */
+  private readonly blockInputs: LruCache<string, BlockTensor>;
+  private readonly blockPolicy: NonNullable<EngineOptions['blockInputs']>;
   private readonly backends: readonly TfBackend[] | undefined;
   /** The request being computed: graphs of a replaced model are freed only after it ends. */
   private running: Promise<unknown> = Promise.resolve();
@@ -101,6 +141,8 @@ export class RelevanceEngine {
   constructor(options: EngineOptions = {}) {
     this.pixels = new LruCache(options.maxImages ?? 64);
     this.results = new LruCache(options.maxResults ?? 64);
+    this.blockInputs = new LruCache(options.maxBlockInputs ?? 32);
+    this.blockPolicy = options.blockInputs ?? 'auto';
     this.backends = options.backends;
   }
 
@@ -111,6 +153,7 @@ export class RelevanceEngine {
     this.model = model;
     this.pixels.clear();
     this.results.clear();
+    this.blockInputs.clear();
     // Free the old graphs once their build and any request using them have finished.
     if (old) {
       const busy = this.running;
@@ -124,6 +167,7 @@ export class RelevanceEngine {
   /** Keeps an image's preprocessed pixels (as given to ORT) for later relevance requests. */
   rememberPixels(imageId: string, data: Float32Array, dims: readonly number[]): void {
     this.results.deleteWhere((key) => key.startsWith(`${JSON.stringify(imageId)}|`));
+    this.blockInputs.deleteWhere((key) => key.startsWith(blockKey('vision', JSON.stringify(imageId), '')));
     this.pixels.set(imageId, { data, dims: [...dims] });
   }
 
@@ -204,6 +248,9 @@ export class RelevanceEngine {
           checkpoint();
           if (done !== 'start') progress(done, steps[done]);
         },
+        blockInput: (which, layer) => this.blockInput(model, graphs[which], which, layer, which === 'vision'
+          ? { key: JSON.stringify(req.imageId), input: { kind: 'pixels', data: pixels.data, dims: pixels.dims } }
+          : { key: req.promptIds.join(','), input: { kind: 'ids', ids: req.promptIds } }, checkpoint),
       });
     } catch (e) {
       throw asWorkerError(e);
@@ -229,6 +276,31 @@ export class RelevanceEngine {
       return copyResult(small);
     }
     return { ...small, gradients: { vision: tensorOf(grads.vision), text: tensorOf(grads.text) } };
+  }
+
+  /**
+   * The residual stream entering block `layer` from ONNX Runtime, when the policy says it is
+   * worth a run (or it is kept); undefined to interpret from the graph input.
+   */
+  private async blockInput(
+    model: RelevanceModel,
+    enc: EncoderSpec,
+    which: 'vision' | 'text',
+    layer: number,
+    of: { key: string; input: EncoderRunInput },
+    checkpoint: () => void,
+  ): Promise<BlockTensor | undefined> {
+    const name = enc.blocks?.inputs[layer];
+    if (!model.blockInput || !name || this.blockPolicy === 'never') return undefined;
+    const key = blockKey(which, of.key, `${layer}`);
+    const kept = this.blockInputs.get(key);
+    if (kept) return kept;
+    if (this.blockPolicy === 'auto' && layer * 3 < enc.attention.length) return undefined;
+    const tensor = await model.blockInput(which, of.input, name);
+    // Kept even if the request is being cancelled: the next one may use it.
+    if (tensor && this.model === model) this.blockInputs.set(key, tensor);
+    checkpoint();
+    return tensor;
   }
 
   /** Builds (once per model) both encoders' tfjs graphs. */
@@ -274,6 +346,11 @@ export class RelevanceEngine {
     }
     return this.graphs;
   }
+}
+
+/** Key of a kept block input; `of` is the JSON image id or the prompt's ids. */
+function blockKey(which: 'vision' | 'text', of: string, layer: string): string {
+  return `${which}|${of}|${layer}`;
 }
 
 function disposeGraphs(g: Graphs): void {

@@ -82,6 +82,8 @@ function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
     const x = (a[i] as number) - ma, y = (b[i] as number) - mb;
     sab += x * y; saa += x * x; sbb += y * y;
   }
+  // Constant maps (e.g. all zero: every gradient·attention ≤ 0) correlate only with themselves.
+  if (saa === 0 || sbb === 0) return saa === sbb && ma === mb ? 1 : 0;
   return sab / Math.sqrt(saa * sbb);
 }
 
@@ -118,7 +120,9 @@ describe('gradient relevance from the interpreted ONNX graph', () => {
         const ref = tensor(pair[field]);
         const d = maxAbsDiff(m[k], ref);
         worst[k] = Math.max(worst[k], d);
-        relative[k] = Math.max(relative[k], d / Math.max(...ref.map(Math.abs)));
+        // A map that is all zero (every gradient·attention ≤ 0) must come out all zero.
+        const size = Math.max(...ref.map(Math.abs));
+        relative[k] = Math.max(relative[k], size === 0 ? d : d / size);
       }
     });
     console.log('max |difference| vs PyTorch goldens (fp32):', worst, 'relative to each map\'s max:', relative);

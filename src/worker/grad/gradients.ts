@@ -9,13 +9,21 @@
  *
  * score = logitScale · cos(image_embeds, text_embeds), logitScale = exp(logit_scale) of the model.
  *
+ * Starting part-way (the speed-up for "last layer only"): blocks below the start layer need no
+ * gradient, only their output — the residual stream entering the start block. When
+ * {@link GradientOptions.blockInput} provides it (the worker computes it with ONNX Runtime, 2–3×
+ * faster than interpreting those blocks in tfjs, and keeps it), that tensor is fed to the interpreter
+ * instead of the graph input, and tfjs evaluates and differentiates only the blocks from the start
+ * layer on and the head (../onnx/structure.ts `findBlockInputs` says which tensor that is).
+ *
  * Steps (each separated by a yield, so a cancel message can get through, and reported):
- * 1. text forward → text_embeds (needed as a constant by step 3);
+ * 1. text forward → text_embeds (needed as a constant by step 2);
  * 2. vision: forward with δ's and backward → vision A, ∂score/∂A, image_embeds, score;
  * 3. text: forward with δ's and backward (image_embeds constant) → text A, ∂score/∂A.
  * The vision pass is one synchronous tfjs call: it cannot be interrupted half-way.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { BlockInputs } from '../onnx/structure';
 import type { Feed, OnnxInterpreter } from './interpreter';
 import { toFloat } from './values';
 
@@ -29,6 +37,18 @@ export interface EncoderSpec {
   /** Output names of the attention Softmax nodes, one per layer, in order (../onnx/attention.ts). */
   readonly attention: readonly string[];
   readonly heads: number;
+  /**
+   * The residual stream entering each block (../onnx/structure.ts), for passes that start there
+   * with {@link GradientOptions.blockInput}; absent: passes start from the graph input.
+   */
+  readonly blocks?: BlockInputs;
+}
+
+/** The residual stream entering one block, computed elsewhere, float32. */
+export interface BlockTensor {
+  /** `(batch, seq, D)` row-major, batch 1. */
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
 }
 
 /** Attention and its gradient for one input of one encoder. */
@@ -36,12 +56,18 @@ export interface EncoderGradients {
   readonly layers: number;
   readonly heads: number;
   readonly seq: number;
-  /** Attention probabilities `(layers, heads, seq, seq)`, rows sum to 1. */
+  /**
+   * Attention probabilities `(layers, heads, seq, seq)`, rows sum to 1. Layers below
+   * {@link fromLayer} are zero when the pass started from a block input ({@link startedAt}):
+   * nothing computed them here, and no relevance value reads them (their gradient is zero).
+   */
   readonly attentions: Float32Array;
   /** ∂score/∂A `(layers, heads, seq, seq)`; zero for layers below {@link fromLayer}. */
   readonly gradients: Float32Array;
   /** First layer (0-based) whose gradient was computed. */
   readonly fromLayer: number;
+  /** Where the interpreted pass started: the graph input, or the block input of {@link fromLayer}. */
+  readonly startedAt: 'input' | 'block';
   /** The encoder's embedding `(projection_dim,)`, as the interpreter computed it. */
   readonly embeds: Float32Array;
 }
@@ -63,6 +89,13 @@ export interface GradientOptions {
   readonly logitScale: number;
   /** Called between steps; throw from it to stop (cancellation). */
   readonly checkpoint?: (done: GradientStage | 'start') => void;
+  /**
+   * The residual stream entering block `layer` (the start layer) of an encoder for this image or
+   * prompt, if the caller can compute it faster than the interpreter (ONNX Runtime); resolve
+   * undefined to interpret from the graph input. Only asked for when the encoder's
+   * {@link EncoderSpec.blocks} names that tensor. Throwing from it cancels, as `checkpoint`.
+   */
+  readonly blockInput?: (which: 'vision' | 'text', layer: number) => Promise<BlockTensor | undefined>;
 }
 
 /** Lets queued messages (a cancel) run: tfjs CPU promises resolve as microtasks and would not. */
@@ -85,20 +118,21 @@ function cosineScore(a: tf.Tensor, b: tf.Tensor, scale: number): tf.Scalar {
 }
 
 /**
- * Shapes of the attention Softmax outputs for inputs of this shape, learnt once by a forward
- * pass that stops at the last Softmax (the δ's must exist before tfjs differentiates).
+ * Shapes of the attention Softmax outputs of layers `from`… for inputs of this shape, learnt once
+ * by a forward pass that stops at the last Softmax (the δ's must exist before tfjs differentiates).
  */
 const shapeCache = new WeakMap<OnnxInterpreter, Map<string, number[][]>>();
 
-function attentionShapes(enc: EncoderSpec, feed: Readonly<Record<string, Feed>>, inputDims: readonly number[]): number[][] {
+function attentionShapes(enc: EncoderSpec, start: Start, from: number): number[][] {
   let byInput = shapeCache.get(enc.interpreter);
   if (!byInput) shapeCache.set(enc.interpreter, (byInput = new Map()));
-  const key = inputDims.join('x');
+  const key = `${start.key}|${from}`;
   const cached = byInput.get(key);
   if (cached) return cached;
+  const wanted = enc.attention.slice(from);
   const shapes = tf.tidy(() => {
-    const out = enc.interpreter.run(feed, { outputs: enc.attention });
-    return enc.attention.map((name) => {
+    const out = enc.interpreter.run(start.feed, { outputs: wanted });
+    return wanted.map((name) => {
       const v = out.get(name);
       if (!v) throw new Error(`${enc.interpreter.name}: attention "${name}" was not computed`);
       return v.kind === 'tensor' ? [...v.tensor.shape] : [...v.shape];
@@ -108,21 +142,56 @@ function attentionShapes(enc: EncoderSpec, feed: Readonly<Record<string, Feed>>,
   return shapes;
 }
 
+/** Where an encoder's interpreted pass starts: its feeds, and a key for the δ shapes it gives. */
+interface Start {
+  readonly feed: Readonly<Record<string, Feed>>;
+  /** Input dims, plus the block tensor fed, if any: equal keys give equal Softmax shapes. */
+  readonly key: string;
+  readonly at: 'input' | 'block';
+}
+
+/**
+ * The feeds for a pass from block `from`: the block input when `blockInput` gives it (plus the
+ * graph input when the rest of the graph reads it), else the graph input alone. The returned
+ * tensor (if any) belongs to the caller.
+ */
+async function startOf(
+  which: 'vision' | 'text',
+  enc: EncoderSpec,
+  inputFeed: Feed,
+  inputDims: readonly number[],
+  from: number,
+  blockInput: GradientOptions['blockInput'],
+): Promise<Start & { tensor?: tf.Tensor }> {
+  const inputStart: Start = { feed: { [enc.input]: inputFeed }, key: inputDims.join('x'), at: 'input' };
+  const name = enc.blocks?.inputs[from];
+  if (!name || !blockInput) return inputStart;
+  const block = await blockInput(which, from);
+  if (!block) return inputStart;
+  const size = block.dims.reduce((a, b) => a * b, 1);
+  if (block.data.length !== size) {
+    throw new Error(`${enc.interpreter.name}: the input of block ${from} has ${block.data.length} values for dims [${block.dims.join(', ')}]`);
+  }
+  const tensor = tf.tensor(block.data, [...block.dims], 'float32');
+  const feed: Record<string, Feed> = { [name]: { kind: 'tensor', tensor } };
+  if (enc.blocks?.readsInput[from]) feed[enc.input] = inputFeed;
+  return { feed, key: `${inputDims.join('x')}@${name}:${block.dims.join('x')}`, at: 'block', tensor };
+}
+
 /**
  * Forward with δ's from `from` on, backward to them; returns A, ∂score/∂A (as flat per-layer
  * arrays), the embedding and the score. `scoreOf` turns the embedding into the scalar score.
  */
 async function differentiate(
   enc: EncoderSpec,
-  feed: Readonly<Record<string, Feed>>,
-  inputDims: readonly number[],
+  start: Start,
   fromLayer: number,
   scoreOf: (embeds: tf.Tensor) => tf.Scalar,
-): Promise<{ perLayer: { attention: Float32Array; gradient: Float32Array | undefined }[]; embeds: Float32Array; score: number }> {
+): Promise<{ perLayer: { attention: Float32Array | undefined; gradient: Float32Array | undefined }[]; embeds: Float32Array; score: number }> {
   const layers = enc.attention.length;
   const from = resolveFrom(fromLayer, layers, `${enc.interpreter.name}: start layer`);
-  const shapes = attentionShapes(enc, feed, inputDims);
-  const deltas = shapes.slice(from).map((s) => tf.zeros(s));
+  const feed = start.feed;
+  const deltas = attentionShapes(enc, start, from).map((s) => tf.zeros(s));
   const probs: (tf.Tensor | undefined)[] = new Array<tf.Tensor | undefined>(layers);
   let embeds: tf.Tensor | undefined;
   try {
@@ -149,15 +218,17 @@ async function differentiate(
       const [score, e, attention, gradients] = await Promise.all([
         value.data(),
         (embeds as tf.Tensor).data(),
-        Promise.all(probs.map((p, l) => {
-          if (!p) throw new Error(`${enc.interpreter.name}: attention layer ${l} was not computed`);
-          return p.data();
+        // Array.from: `probs` is sparse below `from` when the pass started at a block input.
+        Promise.all(Array.from(probs, (p, l) => {
+          if (p) return p.data();
+          if (start.at === 'block' && l < from) return undefined; // not evaluated: blocks before the start
+          throw new Error(`${enc.interpreter.name}: attention layer ${l} was not computed`);
         })),
         Promise.all(grads.map((g) => g.data())),
       ]);
       return {
         perLayer: attention.map((a, l) => ({
-          attention: a as Float32Array,
+          attention: a as Float32Array | undefined,
           gradient: l >= from ? (gradients[l - from] as Float32Array) : undefined,
         })),
         embeds: e as Float32Array,
@@ -177,17 +248,19 @@ async function differentiate(
 /** Packs per-layer arrays into `(layers, heads, seq, seq)`, checking each layer's size. */
 function pack(
   enc: EncoderSpec,
-  perLayer: readonly { attention: Float32Array; gradient: Float32Array | undefined }[],
+  perLayer: readonly { attention: Float32Array | undefined; gradient: Float32Array | undefined }[],
   from: number,
+  startedAt: 'input' | 'block',
   embeds: Float32Array,
 ): EncoderGradients {
-  const first = perLayer[0]?.attention;
+  const first = perLayer[from]?.attention;
   if (!first) throw new Error(`${enc.interpreter.name}: no attention layers`);
   const seq = Math.round(Math.sqrt(first.length / enc.heads));
   const size = enc.heads * seq * seq;
   const attentions = new Float32Array(perLayer.length * size);
   const gradients = new Float32Array(perLayer.length * size);
   perLayer.forEach(({ attention, gradient }, l) => {
+    if (!attention) return; // below the start block: zeros (see EncoderGradients.attentions)
     if (attention.length !== size) {
       throw new Error(
         `${enc.interpreter.name}: attention layer ${l} has ${attention.length} values, not heads×seq×seq = ${enc.heads}×${seq}×${seq}: ` +
@@ -197,7 +270,7 @@ function pack(
     attentions.set(attention, l * size);
     if (gradient) gradients.set(gradient, l * size);
   });
-  return { layers: perLayer.length, heads: enc.heads, seq, attentions, gradients, fromLayer: from, embeds };
+  return { layers: perLayer.length, heads: enc.heads, seq, attentions, gradients, fromLayer: from, startedAt, embeds };
 }
 
 /**
@@ -215,42 +288,44 @@ export async function clipGradients(
 ): Promise<ClipGradients> {
   const check = options.checkpoint ?? (() => {});
   const scale = options.logitScale;
-  const visionFeed: Record<string, Feed> = { [vision.input]: { kind: 'float', data: pixelValues.data, dims: pixelValues.dims } };
+  const fromV = resolveFrom(options.fromLayerVision, vision.attention.length, 'vision start layer');
+  const fromT = resolveFrom(options.fromLayerText, text.attention.length, 'text start layer');
   const textDims = [1, ids.length];
-  const textFeed: Record<string, Feed> = { [text.input]: { kind: 'int', data: ids, dims: textDims } };
+  const owned: tf.Tensor[] = [];
   check('start');
-
-  // 1. The prompt's embedding, a constant for the vision pass.
-  const textEmbeds = tf.tidy(() => {
-    const out = text.interpreter.run(textFeed, { outputs: [text.output] }).get(text.output);
-    if (!out) throw new Error(`${text.interpreter.name}: no ${text.output}`);
-    return tf.keep(tf.clone(toFloat(out)));
-  });
-  let imageEmbeds: tf.Tensor | undefined;
   try {
+    // 1. The prompt's embedding, a constant for the vision pass (from the same start as step 3).
+    const textStart = await startOf('text', text, { kind: 'int', data: ids, dims: textDims }, textDims, fromT, options.blockInput);
+    if (textStart.tensor) owned.push(textStart.tensor);
+    const textEmbeds = tf.tidy(() => {
+      const out = text.interpreter.run(textStart.feed, { outputs: [text.output] }).get(text.output);
+      if (!out) throw new Error(`${text.interpreter.name}: no ${text.output}`);
+      return tf.keep(tf.clone(toFloat(out)));
+    });
+    owned.push(textEmbeds);
     await yieldToEvents();
     check('text-forward');
 
     // 2. Vision: differentiate through the image encoder, the prompt's embedding fixed.
-    const fromV = resolveFrom(options.fromLayerVision, vision.attention.length, 'vision start layer');
-    const v = await differentiate(vision, visionFeed, pixelValues.dims, fromV, (e) => cosineScore(e, textEmbeds, scale));
-    imageEmbeds = tf.tensor(v.embeds, [1, v.embeds.length]);
+    const visionInput: Feed = { kind: 'float', data: pixelValues.data, dims: pixelValues.dims };
+    const visionStart = await startOf('vision', vision, visionInput, pixelValues.dims, fromV, options.blockInput);
+    if (visionStart.tensor) owned.push(visionStart.tensor);
+    const v = await differentiate(vision, visionStart, fromV, (e) => cosineScore(e, textEmbeds, scale));
+    const imageEmbeds = tf.tensor(v.embeds, [1, v.embeds.length]);
+    owned.push(imageEmbeds);
     await yieldToEvents();
     check('vision');
 
     // 3. Text: differentiate through the text encoder, the image's embedding fixed.
-    const fromT = resolveFrom(options.fromLayerText, text.attention.length, 'text start layer');
-    const fixedImage = imageEmbeds;
-    const t = await differentiate(text, textFeed, textDims, fromT, (e) => cosineScore(fixedImage, e, scale));
+    const t = await differentiate(text, textStart, fromT, (e) => cosineScore(imageEmbeds, e, scale));
     await yieldToEvents();
     check('text');
     return {
-      vision: pack(vision, v.perLayer, fromV, v.embeds),
-      text: pack(text, t.perLayer, fromT, t.embeds),
+      vision: pack(vision, v.perLayer, fromV, visionStart.at, v.embeds),
+      text: pack(text, t.perLayer, fromT, textStart.at, t.embeds),
       score: v.score,
     };
   } finally {
-    textEmbeds.dispose();
-    imageEmbeds?.dispose();
+    for (const t of owned) t.dispose();
   }
 }

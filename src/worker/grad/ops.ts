@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DataType } from '../onnx/graph';
+import { weightMatMul } from './linear';
 import { decodeTensor, type Attribute, type ModelNode, type TensorProtoData } from './onnxModel';
 import {
   axisOf,
@@ -555,8 +556,13 @@ const trilu: OpImpl = (node, inputs) => {
 // ---------------------------------------------------------------------------------------------
 // Linear algebra
 
-/** ONNX MatMul (NumPy matmul semantics: 1-D operands promoted, batch dims broadcast). */
-export function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+/**
+ * ONNX MatMul (NumPy matmul semantics: 1-D operands promoted, batch dims broadcast).
+ *
+ * @param constantB `b` is a weight (not computed from the graph input): its product then takes
+ *   the fast gradient of ./linear.ts, which differentiates with respect to `a` only.
+ */
+export function matMul(a: tf.Tensor, b: tf.Tensor, constantB = false): tf.Tensor {
   const a1 = a.rank === 1 ? tf.reshape(a, [1, a.shape[0] as number]) : a;
   const b1 = b.rank === 1 ? tf.reshape(b, [b.shape[0] as number, 1]) : b;
   const k = a1.shape[a1.rank - 1] as number;
@@ -565,7 +571,8 @@ export function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   let out: tf.Tensor;
   if (b1.rank === 2) {
     // The common linear layer: fold all leading dims of `a` into rows, one 2-D product.
-    out = tf.reshape(tf.matMul(tf.reshape(a1, [-1, k]), b1), [...a1.shape.slice(0, -1), n]);
+    const rows = tf.reshape(a1, [-1, k]);
+    out = tf.reshape(constantB ? weightMatMul(rows, b1) : tf.matMul(rows, b1), [...a1.shape.slice(0, -1), n]);
   } else {
     const batch = broadcastShapes(a1.shape.slice(0, -2), b1.shape.slice(0, -2));
     const fullA = sameShape(a1.shape.slice(0, -2), batch) ? a1 : tf.broadcastTo(a1, [...batch, m, k]);
@@ -585,7 +592,8 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 const matMulOp: OpImpl = (node, inputs) => {
   const a = req(node, inputs, 0);
   const b = req(node, inputs, 1);
-  return [floatResult(matMul(floatOf(a), floatOf(b)), a)];
+  const constantB = b.kind === 'host' || b.constant === true;
+  return [floatResult(matMul(floatOf(a), floatOf(b), constantB), a)];
 };
 
 const gemm: OpImpl = (node, inputs) => {

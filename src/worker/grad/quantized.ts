@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DataType } from '../onnx/graph';
 import { halfToFloat } from '../onnx/tensors';
+import { timesTransposed, weightMatMul } from './linear';
 import type { ModelNode, TensorProtoData } from './onnxModel';
 
 /** Domain of the interpreter's own node types (never in a file). */
@@ -191,13 +192,13 @@ export function quantizedMatMul(x: tf.Tensor, w: QuantizedWeight, mode: Quantize
   const [k, n] = w.wInt.shape;
   const lead = x.shape.slice(0, -1);
   const x2 = tf.reshape(x, [-1, k]);
-  if (mode === 'dequantized') return tf.reshape(tf.matMul(x2, dequantized()), [...lead, n]);
+  if (mode === 'dequantized') return tf.reshape(weightMatMul(x2, dequantized()), [...lead, n]);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor;
     return {
       value: exactForward(input, w),
       // Straight-through: d(x·W)/dx with W = wInt·wScale, i.e. dy·Wᵀ = (dy·wScale)·wIntᵀ.
-      gradFunc: (dy: tf.Tensor) => tf.matMul(tf.mul(dy, w.wScale), w.wInt, false, true),
+      gradFunc: (dy: tf.Tensor) => timesTransposed(tf.mul(dy, w.wScale), w.wInt),
     };
   });
   return tf.reshape(op(x2), [...lead, n]);
