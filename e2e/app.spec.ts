@@ -37,6 +37,42 @@ test.describe('CLIP Lens on the bundled model', () => {
     expect(await lens.runCounters()).toEqual(runs);
   });
 
+  test('clicking a patch shows where it attends: one encoder run for its rows, then layer changes are free', async ({ page }, info) => {
+    test.setTimeout(240_000);
+    const lens = await LensPage.open(page, info);
+    await lens.dropFiles([repoFile('public/samples/scene-1.png')]);
+    await lens.waitForImages(1);
+    await lens.focusImage(0, 'scene-1.png');
+    await expect(page.getByTestId('focus-stage')).toHaveAttribute('data-ready', 'yes');
+    await lens.nextFrames();
+    const cls = await lens.canvasPixels('focus-heatmap');
+    const before = await lens.runCounters();
+
+    const box = await page.getByTestId('focus-heatmap').boundingBox();
+    if (!box) throw new Error('focus heatmap has no box');
+    await page.getByTestId('focus-heatmap').click({ position: { x: box.width * 0.3, y: box.height * 0.6 } });
+    await expect(page.getByText(/Showing where patch \d+ attends/)).toBeVisible();
+    await expect(page.getByTestId('focus-stage')).toHaveAttribute('data-ready', 'yes', { timeout: 30_000 });
+    await expect.poll(async () => pixelDifference(cls, await lens.canvasPixels('focus-heatmap'))).toBeGreaterThan(0.01);
+    const afterClick = await lens.runCounters();
+    // The clicked patch's rows come from one more vision run; nothing else re-runs.
+    expect(afterClick).toEqual({ ...before, queryRuns: before.queryRuns + 1 });
+
+    const query = await lens.canvasPixels('focus-heatmap');
+    await page.getByTestId('layer').fill('0');
+    await expect(page.getByTestId('layer-value')).toHaveText('1');
+    await expect.poll(async () => pixelDifference(query, await lens.canvasPixels('focus-heatmap'))).toBeGreaterThan(0.01);
+    await page.getByTestId('method').selectOption('rollout');
+    await expect(page.getByTestId('focus-stage')).toHaveAttribute('data-ready', 'yes');
+    expect(await lens.runCounters()).toEqual(afterClick);
+
+    await page.getByTestId('method').selectOption('attention');
+    await page.getByTestId('layer').fill((await page.getByTestId('layer').getAttribute('max')) ?? ''); // back to the last layer
+    await page.getByRole('button', { name: 'Back to the CLS token' }).click();
+    await expect.poll(async () => pixelDifference(cls, await lens.canvasPixels('focus-heatmap'))).toBe(0);
+    expect(await lens.runCounters()).toEqual(afterClick);
+  });
+
   test('bad files each get a message while good images are analysed', async ({ page }, info) => {
     const lens = await LensPage.open(page, info);
     await lens.setPrompts(['a red circle']);

@@ -61,9 +61,12 @@ describe('bundled model: interpreter embeddings equal ONNX Runtime', () => {
   // float32 sums run in another order than ORT's): that moves the embedding by about one step.
   const cases = [
     { variant: '', tolerance: 1e-4, flipsAllowed: 0 },
-    // Trained weights (larger activations): measured vision ≤ 3.2e-4, text ≤ 3.3e-4.
-    { variant: '_fp16', tolerance: 5e-4, flipsAllowed: 0 },
-    // Trained weights: 3 of 7 images hit a flipped quantization step (≤ 4.5e-3), the rest ≤ 4e-7.
+    // ORT computes the fp16 file in float16, and its outputs are float16 values (steps of
+    // 2^-11·|x|: 4.9e-4 for |x| in [0.5, 1)); the interpreter evaluates the same fp16 weights in
+    // float32, so the two differ by float16 rounding of the intermediates, about one output step.
+    // Measured on the committed weights: vision ≤ 2.8e-4, text ≤ 5.2e-4.
+    { variant: '_fp16', tolerance: 1e-3, flipsAllowed: 0 },
+    // Committed weights: 2 of 7 images hit a flipped quantization step (≤ 8.5e-3), the rest ≤ 4e-7.
     { variant: '_quantized', tolerance: 1e-4, flipsAllowed: 0.5 },
   ];
   it.each(cases)('vision_model$variant.onnx (tolerance $tolerance)', async ({ variant, tolerance, flipsAllowed }) => {
