@@ -93,7 +93,15 @@ export function markdown(r: Results): string {
     row('gradient relevance, all layers ÷ image encoding', '≤ 4×', (m) => relevanceCell(m, 'all', 4)),
     row('gradient relevance, first request (builds the tfjs graphs)', '', (m) =>
       'unavailable' in m.relevance ? m.relevance.unavailable : cell(m.relevance, (x) => `${num(x.firstMs)} ms (tfjs ${x.backend})`)),
-    row('dense prompt map', '', (m) => m.denseMap.unavailable),
+    row('dense prompt map, MaskCLIP / ClearCLIP (÷ image encoding)', '', (m) => {
+      const d = m.denseMap;
+      if ('unavailable' in d) return d.unavailable;
+      return cell(d, (x) => {
+        const i = ok(m.image);
+        const r = (s: { median: number }) => (i ? ` (${(s.median / i.patched.median).toFixed(1)}×)` : '');
+        return `${ms(x.maskclip)}${r(x.maskclip)} / ${ms(x.clearclip)}${r(x.clearclip)}`;
+      });
+    }),
     section('The app (production build, one worker)'),
     row('layer/head change → painted, card only (p50 / p95)', '≤ 16 ms', (m) => cell(m.interaction, (x) => p50p95(x.single, 'latency') + mark(x.single.latency.p95 <= 16))),
     row('… main-thread work in it (p50 / p95)', '', (m) => cell(m.interaction, (x) => p50p95(x.single, 'work'))),

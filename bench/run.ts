@@ -309,11 +309,15 @@ async function encoding(ctx: Ctx, m: ModelSpec, shape: VisionShape, reps: Reps):
   return failed(out) ? { image: out, text8: out, rollout: out, linear: out } : out;
 }
 
-async function relevance(ctx: Ctx, m: ModelSpec, reps: Reps): Promise<ModelResult['relevance']> {
-  return attempt(`${m.id}: gradient relevance ×${reps.relevance}`, () => withOrt(ctx, async (call) => {
+async function relevance(ctx: Ctx, m: ModelSpec, reps: Reps): Promise<Pick<ModelResult, 'relevance' | 'denseMap'>> {
+  const out = await attempt(`${m.id}: gradient relevance and dense maps ×${reps.relevance}`, () => withOrt(ctx, async (call) => {
     const r = await call('relevance', { baseUrl: `${ctx.base}models/${m.id}/`, prompt: 'a photo of a cat', reps: reps.relevance });
-    return { firstMs: r.firstMs, last: summarize(r.last), all: summarize(r.all), backend: r.backend };
+    return {
+      relevance: { firstMs: r.firstMs, last: summarize(r.last), all: summarize(r.all), backend: r.backend },
+      denseMap: { maskclip: summarize(r.maskclip), clearclip: summarize(r.clearclip) },
+    };
   }));
+  return failed(out) ? { relevance: out, denseMap: out } : out;
 }
 
 async function transformersJs(ctx: Ctx, m: ModelSpec, shape: VisionShape, reps: Reps): Promise<ModelResult['transformersJs']> {
@@ -386,14 +390,6 @@ function torch(m: ModelSpec, reps: Reps): Outcome<TorchResult> {
   } catch (e) {
     return { error: e instanceof Error ? e.message : String(e) };
   }
-}
-
-/** Whether the worker API has a method yet (dense maps are being added). */
-function availability(method: RegExp): { unavailable: string } {
-  const protocol = readFileSync(join(ROOT, 'src/protocol/index.ts'), 'utf8');
-  return method.test(protocol)
-    ? { unavailable: 'in the worker API, not yet measured by the bench' }
-    : { unavailable: 'not available yet' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -474,8 +470,7 @@ async function main(): Promise<void> {
           appStatus: null,
           load: await loads(ctx, m, reps),
           ...(await encoding(ctx, m, shape, reps)),
-          relevance: await relevance(ctx, m, reps),
-          denseMap: availability(/\bdense\w*\s*\(/i),
+          ...(await relevance(ctx, m, reps)),
           transformersJs: await transformersJs(ctx, m, shape, reps),
           ...(await app(ctx, m, reps, status)),
           torch: null,

@@ -58,6 +58,9 @@ export interface RelevanceSamples {
   /** From the last layer only (start layer -1, the notebook's default), and from all layers. */
   last: number[];
   all: number[];
+  /** Gradient-free dense prompt maps on the same images (ModelRuntime.denseMap). */
+  maskclip: number[];
+  clearclip: number[];
   /** tfjs backend the worker chose, and why it skipped the ones before it. */
   backend: string;
 }
@@ -73,7 +76,7 @@ export interface OrtBenchApi {
   text(opts: { prompts: string[]; warmup: number; reps: number }): Promise<number[]>;
   /** src/explain/rollout.ts on the last image's reduced attentions (as the app): full matrix, and the map (CLS row). */
   rollout(opts: { reps: number }): Promise<{ matrix: number[]; map: number[] }>;
-  /** Loads the model with ModelRuntime, encodes one image per repetition and asks for its relevance. */
+  /** Loads the model with ModelRuntime, encodes one image per repetition and asks for its relevance and dense maps. */
   relevance(opts: { baseUrl: string; prompt: string; reps: number }): Promise<RelevanceSamples>;
   /** Times an arbitrary graph (bench/graphs.py) fed with constant inputs. */
   graph(opts: { url: string; inputs: Record<string, number[]>; warmup: number; reps: number }): Promise<number[]>;

@@ -270,11 +270,23 @@ const api: OrtBenchApi = {
     };
     const first = await time(await encode(), -1);
     const skipped = skippedBackends.map((b) => `${b.backend}: ${b.reason}`).join('; ');
-    const out: RelevanceSamples = { firstMs: first.ms, last: [], all: [], backend: skipped ? `${first.backend} (skipped ${skipped})` : first.backend };
+    const dense = async (imageId: string, mode: 'maskclip' | 'clearclip') => {
+      const t0 = performance.now();
+      const r = await rt.denseMap({ requestId: ++requestId, imageId, promptIds, mode });
+      if (r.cached) throw new Error('dense map came from the cache');
+      return performance.now() - t0;
+    };
+    const out: RelevanceSamples = {
+      firstMs: first.ms, last: [], all: [], maskclip: [], clearclip: [],
+      backend: skipped ? `${first.backend} (skipped ${skipped})` : first.backend,
+    };
+    await dense(await encode(), 'maskclip'); // warm-up: builds what dense maps need once
     for (let i = 0; i < reps; i++) {
       const imageId = await encode();
       out.last.push((await time(imageId, -1)).ms);
       out.all.push((await time(imageId, 0)).ms);
+      out.maskclip.push(await dense(imageId, 'maskclip'));
+      out.clearclip.push(await dense(imageId, 'clearclip'));
     }
     return out;
   },
