@@ -6,9 +6,8 @@
 import { expect, test, type Page } from '@playwright/test';
 import { LensPage, repoFile, ROOT } from './lensPage';
 import { startHubServer, type HubServer } from './hubServer';
+import { APP, appWithHub, cachedFiles, MODEL_CACHE, modelFileRequests } from './hubPage';
 
-const APP = 'http://127.0.0.1:4173/';
-const MODEL_CACHE = 'clip-lens-models-v1';
 
 let hub: HubServer;
 
@@ -23,31 +22,14 @@ test.beforeEach(() => {
   hub.requests.length = 0;
 });
 
-/** Stored entries as `path → bytes`, for one repo (`Test/clip-lens-shapes`). */
-async function cached(page: Page, repo: string): Promise<Record<string, number>> {
-  return page.evaluate(async ({ name, repo }) => {
-    const out: Record<string, number> = {};
-    if (!(await caches.has(name))) return out;
-    const cache = await caches.open(name);
-    for (const req of await cache.keys()) {
-      const path = new URL(req.url).pathname;
-      const prefix = `/${repo}/resolve/main/`;
-      if (!path.startsWith(prefix)) continue;
-      const res = await cache.match(req);
-      out[path.slice(prefix.length)] = res ? (await res.arrayBuffer()).byteLength : -1;
-    }
-    return out;
-  }, { name: MODEL_CACHE, repo });
-}
-
-/** Requests for model files that reached the server (preflights not counted). */
-const modelRequests = () => hub.requests.filter((r) => r.file !== null && r.method !== 'OPTIONS');
+const cached = cachedFiles;
+const modelRequests = () => modelFileRequests(hub);
 
 class HubLens extends LensPage {
   /** Opens the app with the local Hub; the starting model is the remembered (bundled) one. */
   static async openWithHub(page: Page, extra = ''): Promise<HubLens> {
     const lens = new HubLens(page, 'wasm');
-    await page.goto(`${APP}?backend=wasm&hub=${encodeURIComponent(hub.url)}${extra}`);
+    await page.goto(appWithHub(hub, extra));
     await lens.waitReady();
     return lens;
   }
@@ -152,7 +134,7 @@ test('a fresh visitor gets ViT-B/32 when the Hub answers, the bundled model with
   const fresh = { storageState: { cookies: [], origins: [] } };
   const online = await browser.newContext(fresh);
   const page = await online.newPage();
-  await page.goto(`${APP}?backend=wasm&hub=${encodeURIComponent(hub.url)}`);
+  await page.goto(appWithHub(hub));
   await expect(page.getByTestId('model-status')).toHaveText(/ready/, { timeout: 90_000 });
   await expect(page.getByTestId('model-name')).toHaveText('Xenova/clip-vit-base-patch32');
   expect(hub.requests.some((r) => r.method === 'HEAD' && r.file === 'config.json')).toBe(true);

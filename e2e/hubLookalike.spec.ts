@@ -16,10 +16,9 @@ import { test as base, chromium, expect, type Page } from '@playwright/test';
 import type { ModelVariant } from '../src/protocol';
 import { filesOfVariant, VARIANTS } from '../src/model/folder';
 import { startHubServer, type HubServer } from './hubServer';
+import { APP, appWithHub, cachedFiles, modelFileRequests } from './hubPage';
 import { LensPage, repoFile, ROOT } from './lensPage';
 
-const APP = 'http://127.0.0.1:4173/';
-const MODEL_CACHE = 'clip-lens-models-v1';
 const REPO = 'Xenova/clip-vit-base-patch32';
 const LOOKALIKE = `${ROOT}models-bench/clip-vit-base-patch32-lookalike/`;
 /** Loading 600 MB (download, verify, store, patch, create sessions) on two busy cores. */
@@ -118,30 +117,14 @@ test.afterAll(async () => {
   await hub?.close();
 });
 
-/** Stored entries of the repo as `path → bytes`. */
-async function cached(page: Page): Promise<Record<string, number>> {
-  return page.evaluate(async ({ name, prefix }) => {
-    const out: Record<string, number> = {};
-    if (!(await caches.has(name))) return out;
-    const cache = await caches.open(name);
-    for (const req of await cache.keys()) {
-      const path = new URL(req.url).pathname;
-      if (!path.startsWith(prefix)) continue;
-      const res = await cache.match(req);
-      out[path.slice(prefix.length)] = res ? (await res.arrayBuffer()).byteLength : -1;
-    }
-    return out;
-  }, { name: MODEL_CACHE, prefix: `/${REPO}/resolve/main/` });
-}
-
-/** Requests for model files that reached the server (preflights not counted). */
-const modelRequests = () => hub.requests.filter((r) => r.file !== null && r.method !== 'OPTIONS');
+const cached = (page: Page) => cachedFiles(page, REPO);
+const modelRequests = () => modelFileRequests(hub);
 
 class HubLens extends LensPage {
   /** Opens the app with the local Hub; without `model=` the remembered (bundled) model loads. */
   static async openWithHub(page: Page, extra = ''): Promise<HubLens> {
     const lens = new HubLens(page, 'wasm');
-    await page.goto(`${APP}?backend=wasm&hub=${encodeURIComponent(hub.url)}${extra}`);
+    await page.goto(appWithHub(hub, extra));
     await lens.waitReady();
     return lens;
   }
