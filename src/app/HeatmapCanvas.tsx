@@ -1,11 +1,12 @@
 /**
  * A canvas over an image that paints one PatchMap. Thin wrapper: the pixels come from the pure
- * renderer; repaints are batched to animation frames.
+ * renderer; repaints are batched to animation frames and skipped when they would draw the same
+ * pixels again.
  */
 import { memo, useEffect, useRef } from 'react';
 import type { PatchMap } from '../explain/types';
 import type { CropBox } from '../protocol';
-import { paintOverlay, type OverlayStyle } from './paint';
+import { paintOverlay, samePicture, type OverlayPicture, type OverlayStyle } from './paint';
 
 export interface HeatmapCanvasProps {
   map: PatchMap | null;
@@ -24,6 +25,7 @@ export interface HeatmapCanvasProps {
 
 export const HeatmapCanvas = memo(function HeatmapCanvas(props: HeatmapCanvasProps) {
   const ref = useRef<HTMLCanvasElement>(null);
+  const painted = useRef<OverlayPicture | null>(null);
   const { map, width, height, cropBox, imageWidth, imageHeight, style } = props;
   const sx = width / imageWidth;
   const sy = height / imageHeight;
@@ -32,7 +34,12 @@ export const HeatmapCanvas = memo(function HeatmapCanvas(props: HeatmapCanvasPro
   useEffect(() => {
     const canvas = ref.current;
     if (!canvas) return;
-    const frame = requestAnimationFrame(() => paintOverlay(canvas, map, box, style));
+    const picture: OverlayPicture = { map, box, style, width: canvas.width, height: canvas.height };
+    if (painted.current && samePicture(painted.current, picture)) return;
+    const frame = requestAnimationFrame(() => {
+      paintOverlay(canvas, map, box, style);
+      painted.current = picture;
+    });
     return () => cancelAnimationFrame(frame);
     // box is derived from the listed values
     // eslint-disable-next-line react-hooks/exhaustive-deps

@@ -38,6 +38,38 @@ export function overlayPixels(out: PixelBuffer, map: PatchMap | null, box: CropB
   });
 }
 
+/** What one `paintOverlay` call drew: enough to tell whether another call would draw the same. */
+export interface OverlayPicture {
+  map: PatchMap | null;
+  box: CropBox;
+  style: OverlayStyle;
+  width: number;
+  height: number;
+}
+
+/**
+ * True when `a` and `b` paint the same pixels: the same map values (compared by content — views
+ * recompute their maps whenever any image's result arrives, mostly to identical values), crop
+ * box, style and canvas size. Lets a canvas skip a repaint that would change nothing.
+ */
+export function samePicture(a: OverlayPicture, b: OverlayPicture): boolean {
+  if (a.width !== b.width || a.height !== b.height) return false;
+  if (a.box.x !== b.box.x || a.box.y !== b.box.y || a.box.width !== b.box.width || a.box.height !== b.box.height) return false;
+  const sa = a.style;
+  const sb = b.style;
+  if (sa.colormap !== sb.colormap || sa.opacity !== sb.opacity || sa.smooth !== sb.smooth) return false;
+  if (sa.range !== sb.range && (sa.range === null || sb.range === null || sa.range.min !== sb.range.min
+    || sa.range.max !== sb.range.max || sa.range.signed !== sb.range.signed)) return false;
+  if (a.map === b.map) return true;
+  if (a.map === null || b.map === null) return false;
+  if (a.map.width !== b.map.width || a.map.height !== b.map.height) return false;
+  const va = a.map.values;
+  const vb = b.map.values;
+  if (va.length !== vb.length) return false;
+  for (let i = 0; i < va.length; i++) if (!Object.is(va[i], vb[i])) return false;
+  return true;
+}
+
 export function paintOverlay(canvas: HTMLCanvasElement, map: PatchMap | null, box: CropBox, style: OverlayStyle): void {
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
