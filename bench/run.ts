@@ -92,12 +92,12 @@ const MODELS: ModelSpec[] = [
   {
     id: 'clip-vit-base-patch32-lookalike', label: 'ViT-B/32 lookalike', dir: join(ROOT, 'models-bench/clip-vit-base-patch32-lookalike'),
     lookalike: 'vit-base-patch32', torch: 'vit-base-patch32',
-    reps: { loads: 3, image: 20, text: 10, rollout: 20, tjs: 20, linear: 10, interaction: 40, relevance: 4, torchImage: 20, torchRelevance: 5 },
+    reps: { loads: 2, image: 20, text: 10, rollout: 20, tjs: 20, linear: 10, interaction: 40, relevance: 3, torchImage: 20, torchRelevance: 5 },
   },
   {
     id: 'clip-vit-base-patch16-lookalike', label: 'ViT-B/16 lookalike', dir: join(ROOT, 'models-bench/clip-vit-base-patch16-lookalike'),
     lookalike: 'vit-base-patch16', torch: 'vit-base-patch16',
-    reps: { loads: 3, image: 12, text: 10, rollout: 10, tjs: 12, linear: 6, interaction: 40, relevance: 3, torchImage: 10, torchRelevance: 5 },
+    reps: { loads: 2, image: 12, text: 10, rollout: 10, tjs: 12, linear: 6, interaction: 40, relevance: 2, torchImage: 10, torchRelevance: 3 },
   },
 ];
 
