@@ -5,7 +5,7 @@
 import { useMemo } from 'react';
 import type { ImageResult } from '../protocol';
 import type { Range } from '../render/normalize';
-import { newPanelId, useLens, type CompareNormalization, type ComparePanelSpec, type ViewOptions } from '../state/store';
+import { newPanelId, useLens, useResultsVersion, type CompareNormalization, type ComparePanelSpec, type ViewOptions } from '../state/store';
 import { panelRanges } from './compare';
 import { HeatmapCanvas } from './HeatmapCanvas';
 import { colormapFor, IMAGE_METHODS, imageView, isPromptMethod, methodLabel, promptB, type ImageView } from './maps';
@@ -31,7 +31,7 @@ export function ComparePanel({ imageId, imageUrl, result }: { imageId: string; i
   const setCompare = useLens((s) => s.setCompare);
   const view = useLens((s) => s.view);
   const prompts = useLens((s) => s.prompts);
-  const version = useLens((s) => s.resultsVersion);
+  const version = useResultsVersion(imageId);
 
   const panels = useMemo((): Panel[] => {
     if (!compare.open) return [];

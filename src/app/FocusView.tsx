@@ -7,7 +7,7 @@ import { useMemo, useState } from 'react';
 import type { PatchMap } from '../explain/types';
 import { rangeOf } from '../render/normalize';
 import { imageResults } from '../state/results';
-import { resolvedHeads, resolvedLayer, useLens } from '../state/store';
+import { resolvedHeads, resolvedLayer, useLens, useResultsVersion } from '../state/store';
 import { ColorBar } from './ColorBar';
 import { ComparePanel } from './ComparePanel';
 import { HeatmapCanvas } from './HeatmapCanvas';
@@ -24,7 +24,7 @@ export function FocusView() {
   const view = useLens((s) => s.view);
   const setView = useLens((s) => s.setView);
   const images = useLens((s) => s.images);
-  const version = useLens((s) => s.resultsVersion);
+  const version = useResultsVersion(view.focusImageId);
   const prompts = useLens((s) => s.prompts);
   const [hover, setHover] = useState<{ patch: number; value: number } | null>(null);
   const entry = images.find((im) => im.id === view.focusImageId);

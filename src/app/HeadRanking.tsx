@@ -2,7 +2,7 @@
  * Heads ranked by gradient importance (sum of |∂score/∂A ⊙ A| per head) for the focused image
  * and the selected prompt; a click shows that head's raw attention.
  */
-import { useLens } from '../state/store';
+import { useLens, useResultsVersion } from '../state/store';
 import { relevanceFor } from './relevance';
 
 const SHOWN = 6;
@@ -10,7 +10,7 @@ const SHOWN = 6;
 export function HeadRanking({ imageId, promptText, heads }: { imageId: string; promptText: string; heads: number }) {
   const view = useLens((s) => s.view);
   const setView = useLens((s) => s.setView);
-  useLens((s) => s.resultsVersion);
+  useResultsVersion(imageId);
   const entry = relevanceFor({ imageId, promptText, startLayerImage: view.relevanceStart, startLayerText: view.relevanceStart });
   if (entry?.status !== 'done') return null;
   const importance = entry.result.headImportance;

@@ -1,7 +1,7 @@
 /** One image: the picture, its heatmap, its status or error, and its scores per prompt. */
 import { memo, useMemo, useState } from 'react';
 import { imageResults } from '../state/results';
-import { useLens, type ImageEntry } from '../state/store';
+import { useLens, useResultsVersion, type ImageEntry } from '../state/store';
 import { HeatmapCanvas } from './HeatmapCanvas';
 import { rangeOf } from '../render/normalize';
 import { colormapFor, imageView } from './maps';
@@ -14,7 +14,7 @@ export const CARD_WIDTH = 220;
 export const ImageCard = memo(function ImageCard({ entry, index }: { entry: ImageEntry; index: number }) {
   const view = useLens((s) => s.view);
   const prompts = useLens((s) => s.prompts);
-  const version = useLens((s) => s.resultsVersion); // re-render when results arrive
+  const version = useResultsVersion(entry.id); // re-render when this image's results arrive
   const setView = useLens((s) => s.setView);
   const result = entry.status === 'done' ? imageResults.get(entry.id) : undefined;
   const [natural, setNatural] = useState<{ w: number; h: number } | null>(null);

@@ -4,7 +4,7 @@
  */
 import { useState } from 'react';
 import { promptResults } from '../state/results';
-import { useLens } from '../state/store';
+import { useLens, useResultsVersion } from '../state/store';
 import { tokenWeights } from './maps';
 import { tokenize } from './pipeline';
 import { relevanceFor } from './relevance';
@@ -13,7 +13,7 @@ export function TokenView() {
   const view = useLens((s) => s.view);
   const prompts = useLens((s) => s.prompts);
   const text = useLens((s) => s.model.text);
-  useLens((s) => s.resultsVersion);
+  useResultsVersion(view.focusImageId);
   const [layer, setLayer] = useState(-1);
   const prompt = prompts.find((p) => p.id === view.promptId);
   const tok = prompt ? tokenize(prompt.text) : null;

@@ -224,7 +224,7 @@ function queueImage(id: string): void {
     if (pendingImages.get(id) !== requestId) return; // stale: removed or re-queued
     imageResults.set(id, result);
     updateImage(id, { status: 'done' });
-    useLens.getState().bumpResults();
+    useLens.getState().bumpResults(id);
   }, (e: unknown) => {
     if (pendingImages.get(id) !== requestId) return;
     const { code, message } = parseWorkerError(e);

@@ -108,7 +108,7 @@ function sendNext(): void {
       if (inFlight === current) inFlight = null;
       sendNext();
       // Also after a dropped answer: the views that waited for it ask again.
-      useLens.getState().bumpResults();
+      useLens.getState().bumpResults(next.imageId);
     });
 }
 

@@ -111,7 +111,7 @@ export function relevanceFor(k: RelevanceKey): RelevanceEntry | null {
     )
     .finally(() => {
       notify();
-      useLens.getState().bumpResults();
+      useLens.getState().bumpResults(k.imageId);
     });
   return entry;
 }
@@ -130,7 +130,7 @@ export function cancelRelevance(k: RelevanceKey): void {
   entries.delete(key);
   cancelledKeys.add(key);
   notify();
-  useLens.getState().bumpResults();
+  useLens.getState().bumpResults(k.imageId);
 }
 
 /** Runs a cancelled (or failed) combination again. */
@@ -141,7 +141,7 @@ export function rerunRelevance(k: RelevanceKey): void {
   if (entries.get(key)?.status === 'error') entries.delete(key);
   relevanceFor(k);
   notify();
-  useLens.getState().bumpResults();
+  useLens.getState().bumpResults(k.imageId);
 }
 
 type DenseEntry =
@@ -166,7 +166,7 @@ export function denseMapFor(imageId: string, promptText: string, mode: DenseMapM
       (result) => denseEntries.set(key, { status: 'done', result }),
       (err: unknown) => denseEntries.set(key, { status: 'error', message: parseWorkerError(err).message }),
     )
-    .finally(() => useLens.getState().bumpResults());
+    .finally(() => useLens.getState().bumpResults(imageId));
   return entry;
 }
 

@@ -111,7 +111,13 @@ export interface LensState {
   prompts: PromptEntry[];
   view: ViewOptions;
   compare: CompareOptions;
+  /** Bumped when results that concern every image arrive (a model switch, a prompt's encoding). */
   resultsVersion: number;
+  /**
+   * Per image id: bumped when results of that image alone arrive (its encoding, a relevance or
+   * dense map, a clicked patch's rows), so the other images' views do not recompute.
+   */
+  imageVersions: Readonly<Record<string, number>>;
   setModel: (patch: Partial<ModelState>) => void;
   addImages: (entries: ImageEntry[]) => void;
   updateImage: (id: string, patch: Partial<ImageEntry>) => void;
@@ -119,7 +125,8 @@ export interface LensState {
   setPrompts: (prompts: PromptEntry[]) => void;
   setView: (patch: Partial<ViewOptions>) => void;
   setCompare: (patch: Partial<CompareOptions>) => void;
-  bumpResults: () => void;
+  /** New results: of one image (its id), or of every image (no id). */
+  bumpResults: (imageId?: string) => void;
 }
 
 let promptCounter = 0;
@@ -149,6 +156,7 @@ export const useLens = create<LensState>()((set) => ({
     normalization: 'minmax',
   },
   resultsVersion: 0,
+  imageVersions: {},
   setModel: (patch) => set((s) => ({ model: { ...s.model, ...patch } })),
   addImages: (entries) => set((s) => ({ images: [...s.images, ...entries] })),
   updateImage: (id, patch) => set((s) => ({ images: s.images.map((im) => (im.id === id ? { ...im, ...patch } : im)) })),
@@ -174,8 +182,20 @@ export const useLens = create<LensState>()((set) => ({
   }),
   setView: (patch) => set((s) => ({ view: { ...s.view, ...patch } })),
   setCompare: (patch) => set((s) => ({ compare: { ...s.compare, ...patch } })),
-  bumpResults: () => set((s) => ({ resultsVersion: s.resultsVersion + 1 })),
+  bumpResults: (imageId) => set((s) => (imageId === undefined
+    ? { resultsVersion: s.resultsVersion + 1 }
+    : { imageVersions: { ...s.imageVersions, [imageId]: (s.imageVersions[imageId] ?? 0) + 1 } })),
 }));
+
+/**
+ * Re-renders the caller when results for `imageId` (or for every image) arrive; the value is a
+ * memo dependency. Results live outside the store (`imageResults` and the explanation caches).
+ */
+export function useResultsVersion(imageId: string | null | undefined): string {
+  const all = useLens((s) => s.resultsVersion);
+  const one = useLens((s) => (imageId ? (s.imageVersions[imageId] ?? 0) : 0));
+  return `${all}.${one}`;
+}
 
 /** The layer index the view shows, resolving -1 as "last layer". */
 export function resolvedLayer(view: Pick<ViewOptions, 'layer'>, layers: number): number {
