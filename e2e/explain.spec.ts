@@ -94,6 +94,9 @@ test('gradient relevance points at the prompted object; the token view picks a c
   // Below the 0.85 aimed for: on this 4-layer model the last block's value path is only partly
   // aligned with the text (tools/models/README.md); this guards the measured level.
   expect(denseHits / SCENES).toBeGreaterThanOrEqual(DENSE_FLOOR);
+  // Relevance from layer 0 starts at the pixels, and dense maps at the last block's input, which
+  // every image encoding brings along: no encoder ran only to get a block input.
+  expect((await lens.runCounters()).blockRuns).toBe(0);
 });
 
 test('the prompt difference A − B peaks inside object A; swapping A and B flips its sign', async ({ page }, info) => {
@@ -234,6 +237,9 @@ test('gradient relevance shows its progress, can be cancelled, and runs again on
   await page.getByTestId('relevance-rerun').click();
   await expect(stage).toHaveAttribute('data-ready', 'yes', { timeout: 60_000 });
   await expect(page.getByTestId('relevance-cancelled')).toHaveCount(0);
+  // Relevance from the last layer (the default) starts at that block's input, which came with
+  // the image's and the prompt's encodings: no encoder run of its own.
+  expect((await lens.runCounters()).blockRuns).toBe(0);
   expect(Number(await stage.getAttribute('data-peak'))).toBeGreaterThanOrEqual(0);
 
   // Cached per (image, prompt, options): going back is instant, with no new computation.

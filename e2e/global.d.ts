@@ -1,6 +1,6 @@
 export {};
 declare global {
   interface Window {
-    clipLensDebug: { runCounters: () => Promise<{ imageRuns: number; textRuns: number; queryRuns: number }> };
+    clipLensDebug: { runCounters: () => Promise<{ imageRuns: number; textRuns: number; queryRuns: number; blockRuns: number }> };
   }
 }

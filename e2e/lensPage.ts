@@ -106,7 +106,7 @@ export class LensPage {
     return out;
   }
 
-  async runCounters(): Promise<{ imageRuns: number; textRuns: number; queryRuns: number }> {
+  async runCounters(): Promise<{ imageRuns: number; textRuns: number; queryRuns: number; blockRuns: number }> {
     return this.page.evaluate(() => window.clipLensDebug.runCounters());
   }
 }

@@ -268,6 +268,12 @@ export interface RunCounters {
   textRuns: number;
   /** Vision runs for `queryRows` (a clicked patch's rows), not counted in `imageRuns`. */
   queryRuns: number;
+  /**
+   * Encoder runs (vision or text) made only to get a block input for gradient relevance. The
+   * last block's input comes with every image and prompt encoding, so relevance from the last
+   * layer (the default) and dense maps need none.
+   */
+  blockRuns: number;
 }
 
 /** Errors crossing the boundary keep a machine-readable code and a message for people. */

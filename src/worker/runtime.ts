@@ -42,8 +42,9 @@ interface Encoder {
   embeds: string;
   attentions: string[];
   /**
-   * The residual stream entering each block, also graph outputs of the patched model (fetched
-   * only by gradient relevance, never by an encoding); undefined when the structure was not found.
+   * The residual stream entering each block, also graph outputs of the patched model: the last
+   * block's is fetched with every encoding, the others by gradient relevance when it needs them;
+   * undefined when the structure was not found.
    */
   blocks: BlockInputs | undefined;
   /** The session returned a block input in another type than float32 (a float16 file): don't ask again. */
@@ -62,11 +63,33 @@ interface Loaded {
 }
 
 /** One encoder run's outputs, valid until the run's tensors are disposed (see `ModelRuntime.run`). */
+/** The name of the input of block `layer`, when relevance can start from what ORT computes there. */
+function lastBlockOf(enc: Encoder, layer: number): string | undefined {
+  return enc.blocksUnusable ? undefined : enc.blocks?.inputs[layer];
+}
+
+/**
+ * A copy of the block input fetched in a run, as float32; undefined when the session gives it in
+ * another type (float16 files, see `ModelRuntime.blockInput`), which also marks the encoder's
+ * block inputs unusable.
+ */
+function keptBlock(enc: Encoder, out: RunOutputs, name: string | undefined): BlockTensor | undefined {
+  const t = name ? out.extra[name] : undefined;
+  if (!t) return undefined;
+  if (t.type !== 'float32') {
+    enc.blocksUnusable = true;
+    return undefined;
+  }
+  return { data: new Float32Array(t.data as Float32Array), dims: [...t.dims] };
+}
+
 interface RunOutputs {
   /** A copy: outlives the run. */
   embeds: Float32Array;
   /** One Softmax output per layer, in layer order. */
   attention: TensorLike[];
+  /** The extra outputs asked for, by name (valid during `read` only). */
+  extra: Record<string, ort.Tensor | undefined>;
 }
 
 const cancelledError = () => new Error(formatWorkerError('cancelled', 'Cancelled.'));
@@ -76,7 +99,7 @@ export class ModelRuntime {
   private loaded: Loaded | null = null;
   private cancelled = new Set<number>();
   private loads = new Map<number, AbortController>();
-  private runs: RunCounters = { imageRuns: 0, textRuns: 0, queryRuns: 0 };
+  private runs: RunCounters = { imageRuns: 0, textRuns: 0, queryRuns: 0, blockRuns: 0 };
   /** ORT sessions run one request at a time; requests wait here in order. */
   private queue: Promise<unknown> = Promise.resolve();
   /** Gradient relevance: tfjs graphs, kept pixels and results (see ./grad/engine.ts). */
@@ -173,12 +196,17 @@ export class ModelRuntime {
       const { pixelValues, cropBox, width, height } = preprocess(decoded, m.preprocessor);
       const input = new ort.Tensor('float32', pixelValues, [1, 3, height, width]);
       // Only the reduced attention leaves the run: the full stack (B/16: 22 MB) is never copied.
+      // The last block's input comes along (seq·D floats, B/16: 605 KB) for the default
+      // relevance (last layer) and the dense maps, which would otherwise run the encoder again.
+      const lastLayer = m.shape.vision.layers - 1;
+      const lastBlock = lastBlockOf(m.vision, lastLayer);
       const out = await this.run(m, 'vision', input, (o) => {
         const { layers, heads, seq } = layerAttentions(o.attention, m.vision.heads, m.vision.attentions);
-        return { embeds: o.embeds, attention: reduceLayers(layers, heads, seq) };
-      });
+        return { embeds: o.embeds, attention: reduceLayers(layers, heads, seq), lastBlock: keptBlock(m.vision, o, lastBlock) };
+      }, lastBlock ? [lastBlock] : []);
       this.runs.imageRuns++;
       this.relevanceEngine.rememberPixels(req.imageId, pixelValues, [1, 3, height, width]);
+      if (out.lastBlock) this.relevanceEngine.rememberBlockInput(req.imageId, lastLayer, out.lastBlock);
       const gridW = Math.floor(width / m.shape.vision.patchSize);
       const gridH = Math.floor(height / m.shape.vision.patchSize);
       const s = decoded.scale;
@@ -197,12 +225,17 @@ export class ModelRuntime {
   encodeText(req: TextRequest): Promise<TextResult> {
     return this.enqueue(req.requestId, async (m) => {
       const ids = BigInt64Array.from(req.ids, (i) => BigInt(i));
-      // Text attention is small (seq ≤ 77): the full stack is kept.
-      const out = await this.run(m, 'text', new ort.Tensor('int64', ids, [1, ids.length]), (o) => ({
+      // Text attention is small (seq ≤ 77): the full stack is kept. So is the last block's input,
+      // for relevance from the last layer (see encodeImage).
+      const lastLayer = m.shape.text.layers - 1;
+      const lastBlock = lastBlockOf(m.text, lastLayer);
+      const { lastBlock: block, ...out } = await this.run(m, 'text', new ort.Tensor('int64', ids, [1, ids.length]), (o) => ({
         embeds: o.embeds,
         attentions: attentionToFloat32(o.attention, 1, m.text.heads, m.text.attentions)[0] as AttentionTensor,
-      }));
+        lastBlock: keptBlock(m.text, o, lastBlock),
+      }), lastBlock ? [lastBlock] : []);
       this.runs.textRuns++;
+      if (block) this.relevanceEngine.rememberPromptBlockInput(req.ids, lastLayer, block);
       return out;
     });
   }
@@ -276,10 +309,11 @@ export class ModelRuntime {
    * tensors are disposed when it returns. On a lost WebGPU device, moves both encoders to WASM
    * and retries once.
    */
-  private async run<T>(m: Loaded, which: 'vision' | 'text', input: ort.Tensor, read: (out: RunOutputs) => T): Promise<T> {
+  private async run<T>(m: Loaded, which: 'vision' | 'text', input: ort.Tensor, read: (out: RunOutputs) => T, extra: readonly string[] = []): Promise<T> {
     const enc = m[which];
-    // Only the embedding and the attentions: the block inputs are outputs too, for relevance alone.
-    const out = await this.runSession(m, which, input, [enc.embeds, ...enc.attentions]);
+    // The embedding, the attentions and what the caller asks for: the block inputs are outputs
+    // too, fetched only when wanted.
+    const out = await this.runSession(m, which, input, [enc.embeds, ...enc.attentions, ...extra]);
     try {
       const embedsTensor = out[enc.embeds];
       if (!embedsTensor) throw new Error(formatWorkerError('runtime', `The model gave no ${enc.embeds} output.`));
@@ -289,7 +323,7 @@ export class ModelRuntime {
         if (!t) throw new Error(formatWorkerError('runtime', `The patched model gave no output ${name}.`));
         return t;
       });
-      return read({ embeds, attention });
+      return read({ embeds, attention, extra: out });
     } finally {
       for (const t of Object.values(out)) t.dispose();
     }
@@ -321,6 +355,7 @@ export class ModelRuntime {
       ? new ort.Tensor('float32', input.data, [...input.dims])
       : new ort.Tensor('int64', BigInt64Array.from(input.ids, (i) => BigInt(i)), [1, input.ids.length]);
     const out = await this.runSession(m, which, tensor, [name]);
+    this.runs.blockRuns++;
     try {
       const t = out[name];
       if (!t) throw new Error(formatWorkerError('runtime', `The patched model gave no output ${name}.`));

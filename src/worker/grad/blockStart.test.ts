@@ -26,6 +26,7 @@ import { findBlockInputs, startsExactly, type BlockInputs } from '../onnx/struct
 import { halfBitsToFloat32 } from '../onnx/tensors';
 import { RelevanceEngine, type EncoderRunInput, type RelevanceModel } from './engine';
 import { clipGradients, type BlockTensor, type ClipGradients, type EncoderGradients, type EncoderSpec } from './gradients';
+import { DenseEngine } from './dense';
 import { OnnxInterpreter } from './interpreter';
 
 const config = parseClipConfig(JSON.parse(readFileSync(MODEL_DIR + 'config.json', 'utf8')), 'clip-lens-shapes');
@@ -325,6 +326,47 @@ describe('RelevanceEngine with ONNX Runtime block inputs', () => {
     engine.rememberPixels('img0', tensor(g.images[0]!.pixel_values), [1, ...g.images[0]!.pixel_values.shape]);
     await engine.compute(request(0, 1, -1, 5), () => {});
     expect(runs).toEqual(['text', 'vision', 'text', 'vision', 'vision']);
+    done();
+  });
+
+  it('block inputs handed over by the encodings (the runtime fetches the last ones with each run): no ORT run of its own, same results, and dense maps start there', async () => {
+    const { engine, plain, runs, model, done } = await setup('fp32');
+    const enc = await encodersOf('fp32');
+    const vLast = config.vision.layers - 1;
+    const tLast = config.text.layers - 1;
+    const vName = model.vision.blocks?.inputs[vLast] as string;
+    const tName = model.text.blocks?.inputs[tLast] as string;
+    const image = { kind: 'pixels' as const, ...pixelsOf(0) };
+    engine.rememberBlockInput('img0', vLast, await ortTensor(enc.vision, image, vName));
+    engine.rememberPromptBlockInput(idsOf(0), tLast, await ortTensor(enc.text, { kind: 'ids', ids: idsOf(0) }, tName));
+    runs.length = 0;
+    expectSame(await engine.compute(request(0, 0, -1), () => {}), await plain.compute(request(0, 0, -1), () => {}));
+    expect(runs).toEqual([]);
+    expect(engine.keptBlockInput('img0', vLast)?.name).toBe(vName);
+    expect(engine.keptBlockInput('img1', vLast)).toBeUndefined();
+
+    // Dense maps: the same map from the kept input as from the pixels; a different kept input
+    // gives another map, so the pass really starts there.
+    const dense = new DenseEngine(engine);
+    const fromPixels = new DenseEngine(plain);
+    for (const mode of ['clearclip', 'maskclip'] as const) {
+      const req = { requestId: 7, imageId: 'img0', promptIds: idsOf(0), mode };
+      const a = await dense.compute(req, () => {});
+      const b = await fromPixels.compute(req, () => {});
+      let d = 0;
+      for (let i = 0; i < a.map.length; i++) d = Math.max(d, Math.abs((a.map[i] as number) - (b.map[i] as number)));
+      expect(d).toBeLessThan(1e-5);
+    }
+    const px = pixelsOf(0);
+    engine.rememberPixels('img0', px.data, px.dims); // a new encode: forgets the kept input and the maps
+    expect(engine.keptBlockInput('img0', vLast)).toBeUndefined();
+    const kept = await ortTensor(enc.vision, image, vName);
+    engine.rememberBlockInput('img0', vLast, { data: kept.data.map((v, i) => (i % 7 === 0 ? v + 1 : v)), dims: kept.dims });
+    const moved = await dense.compute({ requestId: 8, imageId: 'img0', promptIds: idsOf(0), mode: 'maskclip' }, () => {});
+    const base = await fromPixels.compute({ requestId: 8, imageId: 'img0', promptIds: idsOf(0), mode: 'maskclip' }, () => {});
+    let moveBy = 0;
+    for (let i = 0; i < moved.map.length; i++) moveBy = Math.max(moveBy, Math.abs((moved.map[i] as number) - (base.map[i] as number)));
+    expect(moveBy).toBeGreaterThan(1e-3);
     done();
   });
 

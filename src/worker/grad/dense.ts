@@ -28,7 +28,7 @@ import { attentionSoftmaxOf } from '../onnx/attention';
 import { UnsupportedModelError } from '../onnx/errors';
 import type { ModelSummary, OnnxNode } from '../onnx/graph';
 import { attentionBranch, GraphIndex, MAX_HOPS, MAX_PROJECTION_HOPS, PASS_OPS } from '../onnx/structure';
-import type { Pixels, RelevanceEngine, SharedGraphs } from './engine';
+import type { KeptBlockInput, Pixels, RelevanceEngine, SharedGraphs } from './engine';
 import { UnsupportedOpError, type Feed, type OnnxInterpreter } from './interpreter';
 import { LruCache } from './lru';
 import { toFloat, type Value } from './values';
@@ -240,6 +240,12 @@ export interface DensePassOptions {
    * do). With `attention: 'model'` the CLS row then equals the model's own embedding.
    */
   readonly keepResidual?: boolean;
+  /**
+   * The residual stream entering the last block (`blocks.inputs[layer]` of ../onnx/structure.ts),
+   * when it is known: run 1 then starts there instead of at `pixel_values` (the pixels are fed
+   * too when `readsInput`), skipping every earlier block.
+   */
+  readonly lastBlockInput?: KeptBlockInput | undefined;
 }
 
 /** A graph value as a feed for another run. */
@@ -284,7 +290,11 @@ export function denseTokenEmbeddings(
   const wanted = new Set([graph.query, graph.value, ...side]);
   if (options.attention === 'model') wanted.add(graph.attentionOutput);
   if (options.attention === 'clearclip') wanted.add(graph.rawQuery);
-  const first = interpreter.run({ [graph.input]: { kind: 'float', data: pixels.data, dims: pixels.dims } }, { outputs: [...wanted] });
+  const start = options.lastBlockInput;
+  const startFeeds: Record<string, Feed> = {};
+  if (!start || start.readsInput) startFeeds[graph.input] = { kind: 'float', data: pixels.data, dims: pixels.dims };
+  if (start) startFeeds[start.name] = { kind: 'float', data: start.tensor.data, dims: start.tensor.dims };
+  const first = interpreter.run(startFeeds, { outputs: [...wanted] });
   const get = (name: string): Value => {
     const v = first.get(name);
     if (!v) throw new Error(`${interpreter.name}: "${name}" was not computed`);
@@ -427,7 +437,9 @@ export class DenseEngine {
         await yieldToEvents();
         checkpoint();
         const mapTensor = tf.tidy(() => {
-          const tokens = denseTokenEmbeddings(graphs.vision.interpreter, graph, pixels, { attention: req.mode });
+          const tokens = denseTokenEmbeddings(graphs.vision.interpreter, graph, pixels, {
+            attention: req.mode, lastBlockInput: this.engine.keptBlockInput(req.imageId, graph.layer),
+          });
           if (tokens.shape[0] !== 1 + grid.width * grid.height) {
             throw new Error(`the vision graph has ${tokens.shape[0]} tokens but a ${grid.width}×${grid.height} patch grid needs ${1 + grid.width * grid.height}: is patch_size in config.json right?`);
           }

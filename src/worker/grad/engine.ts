@@ -22,6 +22,10 @@
  *   {@link EngineOptions.maxBlockInputs} (default 32). seq·D·4 bytes each: 154 KB for a
  *   ViT-B/32 image, 605 KB for B/16, ≤ 158 KB for a prompt → ≤ 20 MB. Another prompt on the same
  *   image (or the same prompt on another image) then skips that ONNX Runtime run.
+ * - **encoded block inputs**: the last block's input of every image and prompt encoding (the
+ *   runtime fetches it with the attentions, {@link RelevanceEngine.rememberBlockInput}), for
+ *   relevance from the last layer (the default) and dense maps; LRU of 2 × `maxImages` (128)
+ *   entries, so it covers every kept image: ≤ 64 × 605 KB + 64 × 158 KB ≈ 49 MB for B/16.
  *
  * Where the interpreted pass starts (./gradients.ts): with a start layer > 0, the blocks below it
  * need no gradient, so ONNX Runtime computes their output (one run of the whole encoder: ORT
@@ -94,6 +98,13 @@ export interface EngineOptions {
   readonly backends?: readonly TfBackend[];
 }
 
+/** A kept block input: the tensor's name in the graph, its value, and whether a pass from it also reads the graph input. */
+export interface KeptBlockInput {
+  readonly name: string;
+  readonly tensor: BlockTensor;
+  readonly readsInput: boolean;
+}
+
 /** One image's kept `pixel_values`, as given to ORT. */
 export interface Pixels {
   readonly data: Float32Array;
@@ -133,6 +144,8 @@ export class RelevanceEngine {
   private readonly results: LruCache<string, SmallResult>;
   /** ORT-computed block inputs, keyed by {@link blockKey}. */
   private readonly blockInputs: LruCache<string, BlockTensor>;
+  /** Last-block inputs handed over by the encodings, keyed by {@link blockKey}. */
+  private readonly encodedBlocks: LruCache<string, BlockTensor>;
   private readonly blockPolicy: NonNullable<EngineOptions['blockInputs']>;
   private readonly backends: readonly TfBackend[] | undefined;
   /** The request being computed: graphs of a replaced model are freed only after it ends. */
@@ -142,6 +155,7 @@ export class RelevanceEngine {
     this.pixels = new LruCache(options.maxImages ?? 64);
     this.results = new LruCache(options.maxResults ?? 64);
     this.blockInputs = new LruCache(options.maxBlockInputs ?? 32);
+    this.encodedBlocks = new LruCache(2 * (options.maxImages ?? 64));
     this.blockPolicy = options.blockInputs ?? 'auto';
     this.backends = options.backends;
   }
@@ -154,6 +168,7 @@ export class RelevanceEngine {
     this.pixels.clear();
     this.results.clear();
     this.blockInputs.clear();
+    this.encodedBlocks.clear();
     // Free the old graphs once their build and any request using them have finished.
     if (old) {
       const busy = this.running;
@@ -168,7 +183,34 @@ export class RelevanceEngine {
   rememberPixels(imageId: string, data: Float32Array, dims: readonly number[]): void {
     this.results.deleteWhere((key) => key.startsWith(`${JSON.stringify(imageId)}|`));
     this.blockInputs.deleteWhere((key) => key.startsWith(blockKey('vision', JSON.stringify(imageId), '')));
+    this.encodedBlocks.deleteWhere((key) => key.startsWith(blockKey('vision', JSON.stringify(imageId), '')));
     this.pixels.set(imageId, { data, dims: [...dims] });
+  }
+
+  /**
+   * Keeps the residual stream entering vision block `layer` of an image, fetched by the image's
+   * own encoding beside its attentions: relevance from that block, and dense maps, then need no
+   * ONNX Runtime run of their own. Call after {@link rememberPixels}, which forgets them.
+   */
+  rememberBlockInput(imageId: string, layer: number, tensor: BlockTensor): void {
+    this.encodedBlocks.set(blockKey('vision', JSON.stringify(imageId), `${layer}`), tensor);
+  }
+
+  /** The same for a prompt's text encoding (the prompt given by its token ids). */
+  rememberPromptBlockInput(promptIds: readonly number[], layer: number, tensor: BlockTensor): void {
+    this.encodedBlocks.set(blockKey('text', promptIds.join(','), `${layer}`), tensor);
+  }
+
+  private keptBlock(key: string): BlockTensor | undefined {
+    return this.encodedBlocks.get(key) ?? this.blockInputs.get(key);
+  }
+
+  /** The kept residual stream entering vision block `layer` of an image, with its tensor name. */
+  keptBlockInput(imageId: string, layer: number): KeptBlockInput | undefined {
+    const blocks = this.model?.vision.blocks;
+    const name = blocks?.inputs[layer];
+    const tensor = this.keptBlock(blockKey('vision', JSON.stringify(imageId), `${layer}`));
+    return blocks && name && tensor ? { name, tensor, readsInput: blocks.readsInput[layer] ?? true } : undefined;
   }
 
   /**
@@ -293,7 +335,7 @@ export class RelevanceEngine {
     const name = enc.blocks?.inputs[layer];
     if (!model.blockInput || !name || this.blockPolicy === 'never') return undefined;
     const key = blockKey(which, of.key, `${layer}`);
-    const kept = this.blockInputs.get(key);
+    const kept = this.keptBlock(key);
     if (kept) return kept;
     if (this.blockPolicy === 'auto' && layer * 3 < enc.attention.length) return undefined;
     const tensor = await model.blockInput(which, of.input, name);
