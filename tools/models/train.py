@@ -92,6 +92,19 @@ def pairwise_sigmoid_loss(logits: torch.Tensor, bias: torch.Tensor, pos: torch.T
     return torch.nn.functional.binary_cross_entropy_with_logits(logits + bias, pos.float())
 
 
+def resize_patches(state: dict, patch: int) -> dict:
+    """Weights trained at one patch size, for another with the same grid (e.g. 8-px patches of a
+    64-px input -> 12-px patches of a 96-px input): the patch kernel is resampled bilinearly and
+    scaled by the ratio of pixel counts, so a flat patch embeds as before. Position embeddings
+    need no change since the grid is the same."""
+    key = "vision_model.embeddings.patch_embedding.weight"
+    w = state[key]
+    if w.shape[-1] == patch:
+        return state
+    resized = torch.nn.functional.interpolate(w, size=(patch, patch), mode="bilinear", align_corners=False)
+    return {**state, key: resized * (w.shape[-1] / patch) ** 2}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=4000)
@@ -103,12 +116,14 @@ def main() -> None:
     ap.add_argument("--ckpt-every", type=int, default=250)
     ap.add_argument("--work", type=Path, default=HERE / ".work")
     ap.add_argument("--init", type=Path, default=None, help="start from these weights (a second stage)")
+    ap.add_argument("--image-size", type=int, default=None, help="input side (default: the bundled model's)")
+    ap.add_argument("--patch-size", type=int, default=None, help="patch side (default: the bundled model's)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.work.mkdir(parents=True, exist_ok=True)
-    cfg = bundled_config()
+    cfg = bundled_config(args.image_size, args.patch_size)
     model = ClipModel(cfg)
     # Bias of the pairwise sigmoid term: a training-only parameter, not part of the export.
     bias = torch.nn.Parameter(torch.tensor(-5.0))
@@ -121,7 +136,7 @@ def main() -> None:
     step = 0
     ckpt = args.work / "ckpt.pt"
     if args.init is not None and not ckpt.exists():
-        model.load_state_dict(torch.load(args.init))
+        model.load_state_dict(resize_patches(torch.load(args.init), cfg.vision.patch_size))
     if ckpt.exists():
         state = torch.load(ckpt)
         model.load_state_dict(state["model"])
