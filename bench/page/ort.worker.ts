@@ -1,7 +1,9 @@
 /**
  * Bench worker for CLIP Lens's own stack, in a module worker like the app's: loads go through the
  * app's ModelRuntime; latencies use ORT sessions made with the runtime's options on the plain and
- * the patched graph of the same file, so the difference is the cost of returning attentions.
+ * the patched graph of the same file, so the difference is the cost of returning attentions. The
+ * vision graph is patched by the runtime's own `patchEncoder` and run as an image encoding runs
+ * (the head reductions and the last block's input fetched, then assembled).
  */
 import * as ort from 'onnxruntime-web/webgpu';
 import { reduceLayers } from '../../src/explain/reduce';
@@ -14,7 +16,8 @@ import { JSON_FILES, onnxPath } from '../../src/worker/modelFiles';
 import { findAttentionSoftmax, patchOutputs } from '../../src/worker/onnx/attention';
 import { attentionToFloat32, layerAttentions } from '../../src/worker/onnx/tensors';
 import { skippedBackends } from '../../src/worker/grad/backend';
-import { ModelRuntime } from '../../src/worker/runtime';
+import { assembleReduced, type HeadReductionOutputs } from '../../src/worker/onnx/headReduce';
+import { ModelRuntime, patchEncoder } from '../../src/worker/runtime';
 import type { Backend, ImageSamples, LoadRoute, LoadSample, OrtBenchApi, OrtSetup, PreparedModel, RelevanceSamples } from './api';
 import { benchPixels, benchValues } from './pixels';
 
@@ -24,6 +27,8 @@ interface Encoder {
   input: string;
   /** Attention outputs, in layer order; empty for the plain graph. */
   attentions: string[];
+  /** Vision, patched by the runtime: what an image encoding fetches, and its reductions. */
+  image?: { fetch: string[]; reductions: HeadReductionOutputs[]; lastBlock: string | undefined };
   heads: number;
   /** Vision: the worker posts the reduced attention (src/explain/reduce.ts); text: the full stack. */
   reduce: boolean;
@@ -84,6 +89,16 @@ async function storeFolder(baseUrl: string): Promise<() => Promise<ModelSource>>
   };
 }
 
+/** The vision graph as the runtime patches it, fetching what `ModelRuntime.encodeImage` fetches. */
+async function imageEncoder(bytes: Uint8Array, backend: Backend, heads: number, layers: number): Promise<Encoder> {
+  const p = patchEncoder(bytes, layers, 'vision', heads);
+  if (!p.reductions) throw new Error('the runtime did not patch head reductions into the vision graph');
+  const lastBlock = p.blocks?.inputs[layers - 1];
+  const fetch = [p.embeds, ...p.reductions.flatMap((r) => [r.mean, r.max, r.min, r.cls]), ...(lastBlock ? [lastBlock] : [])];
+  const session = await ort.InferenceSession.create(p.bytes, sessionOptions(backend));
+  return { session, input: p.input, attentions: p.attentions, image: { fetch, reductions: p.reductions, lastBlock }, heads, reduce: true };
+}
+
 async function encoder(bytes: Uint8Array, backend: Backend, heads: number, layers: number, patched: boolean, reduce: boolean): Promise<Encoder> {
   const found = findAttentionSoftmax(bytes, { expectedLayers: layers });
   const input = found.inputs[0];
@@ -97,12 +112,22 @@ async function encoder(bytes: Uint8Array, backend: Backend, heads: number, layer
  * Runs one encoder; for a patched graph also turns the attentions into what the worker posts:
  * the reduced attention for images, the full stack for text.
  */
-async function run(enc: Encoder, feeds: ort.InferenceSession.FeedsType): Promise<{ runMs: number; totalMs: number; reduced: ReducedAttention | null }> {
+async function run(enc: Encoder, feeds: ort.InferenceSession.FeedsType): Promise<{ runMs: number; totalMs: number; reduced: ReducedAttention | null; block: Float32Array | null }> {
   const t0 = performance.now();
-  const out = await enc.session.run(feeds);
+  const out = await (enc.image ? enc.session.run(feeds, enc.image.fetch) : enc.session.run(feeds));
   const t1 = performance.now();
   let reduced: ReducedAttention | null = null;
-  if (enc.attentions.length > 0) {
+  let block: Float32Array | null = null;
+  if (enc.image) {
+    const get = (name: string) => {
+      const t = out[name];
+      if (!t) throw new Error(`no output ${name}`);
+      return t.data as Float32Array;
+    };
+    reduced = assembleReduced(enc.image.reductions.map((r) => ({ mean: get(r.mean), max: get(r.max), min: get(r.min), cls: get(r.cls) })), enc.heads);
+    // The runtime keeps a copy of the last block's input for relevance and dense maps.
+    if (enc.image.lastBlock) block = new Float32Array(get(enc.image.lastBlock));
+  } else if (enc.attentions.length > 0) {
     const tensors = enc.attentions.map((name) => {
       const t = out[name];
       if (!t) throw new Error(`no output ${name}`);
@@ -117,7 +142,7 @@ async function run(enc: Encoder, feeds: ort.InferenceSession.FeedsType): Promise
   }
   const t2 = performance.now();
   for (const t of Object.values(out)) t.dispose();
-  return { runMs: t1 - t0, totalMs: t2 - t0, reduced };
+  return { runMs: t1 - t0, totalMs: t2 - t0, reduced, block };
 }
 
 /** A PNG of a few coloured rectangles, `size` pixels square, for the runtime's encodeImage. */
@@ -182,7 +207,7 @@ const api: OrtBenchApi = {
     const textBytes = await fetchBytes(new URL(onnxPath('text', source), baseUrl).href);
     const { layers, heads, imageSize, patchSize } = shape.vision;
     const plain = await encoder(visionBytes, backend, heads, layers, false, false);
-    const patched = await encoder(visionBytes, backend, heads, layers, true, true);
+    const patched = await imageEncoder(visionBytes, backend, heads, layers);
     const text = await encoder(textBytes, backend, shape.text.heads, shape.text.layers, true, false);
     const pixels = new ort.Tensor('float32', benchPixels(imageSize), [1, 3, imageSize, imageSize]);
     prepared = { plain, patched, text, tokenizer: ClipTextTokenizer.fromJSON(tokenizerJson, tokenizerConfig), pixels, last: null };

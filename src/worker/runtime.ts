@@ -28,10 +28,12 @@ import { parsePreprocessorConfig, preprocess, type PreprocessorConfig } from '..
 import { decodeImage } from './decode';
 import { JSON_FILES, onnxPath, readModelFile, readModelJson } from './modelFiles';
 import { attentionSoftmaxOf, patchOutputs } from './onnx/attention';
+import { appendHeadReductions, assembleReduced, defaultOpset, type HeadReductionOutputs } from './onnx/headReduce';
 import { summarizeModel } from './onnx/graph';
 import { findBlockInputs, startsExactly, type BlockInputs } from './onnx/structure';
 import { attentionToFloat32, layerAttentions, type TensorLike } from './onnx/tensors';
 import { reduceLayers, tokenRowsOfLayers } from '../explain/reduce';
+import type { ReducedAttention } from '../explain/types';
 import { RelevanceEngine, type EncoderRunInput } from './grad/engine';
 import type { BlockTensor } from './grad/gradients';
 import { DenseEngine } from './grad/dense';
@@ -49,6 +51,9 @@ interface Encoder {
   blocks: BlockInputs | undefined;
   /** The session returned a block input in another type than float32 (a float16 file): don't ask again. */
   blocksUnusable: boolean;
+  /** Vision: the graph's head reductions that image encodings fetch (see `Patched`). */
+  reductions: HeadReductionOutputs[] | undefined;
+  plainLength: number | undefined;
   heads: number;
   /** Patched model bytes, kept while on WebGPU so a lost device can fall back to WASM. */
   bytes: Uint8Array | null;
@@ -73,8 +78,8 @@ function lastBlockOf(enc: Encoder, layer: number): string | undefined {
  * another type (float16 files, see `ModelRuntime.blockInput`), which also marks the encoder's
  * block inputs unusable.
  */
-function keptBlock(enc: Encoder, out: RunOutputs, name: string | undefined): BlockTensor | undefined {
-  const t = name ? out.extra[name] : undefined;
+function keptBlock(enc: Encoder, out: Record<string, ort.Tensor | undefined>, name: string | undefined): BlockTensor | undefined {
+  const t = name ? out[name] : undefined;
   if (!t) return undefined;
   if (t.type !== 'float32') {
     enc.blocksUnusable = true;
@@ -143,8 +148,8 @@ export class ModelRuntime {
         readModelFile(source, onnxPath('text', source), progress, abort.signal),
       ]);
       const t0 = performance.now();
-      const visionPatch = patchEncoder(visionBytes, shape.vision.layers, 'vision');
-      const textPatch = patchEncoder(textBytes, shape.text.layers, 'text');
+      const visionPatch = patchEncoder(visionBytes, shape.vision.layers, 'vision', shape.vision.heads);
+      const textPatch = patchEncoder(textBytes, shape.text.layers, 'text', shape.text.heads);
       const patchMs = performance.now() - t0;
       if (this.cancelled.has(requestId)) throw cancelledError();
 
@@ -195,15 +200,18 @@ export class ModelRuntime {
       if (this.cancelled.has(req.requestId)) throw cancelledError();
       const { pixelValues, cropBox, width, height } = preprocess(decoded, m.preprocessor);
       const input = new ort.Tensor('float32', pixelValues, [1, 3, height, width]);
-      // Only the reduced attention leaves the run: the full stack (B/16: 22 MB) is never copied.
+      // Only the reduced attention is kept. The graph computes it when it could be patched so
+      // (the 22 MB B/16 stack then never leaves ONNX Runtime), else it is reduced here.
       // The last block's input comes along (seq·D floats, B/16: 605 KB) for the default
       // relevance (last layer) and the dense maps, which would otherwise run the encoder again.
       const lastLayer = m.shape.vision.layers - 1;
       const lastBlock = lastBlockOf(m.vision, lastLayer);
-      const out = await this.run(m, 'vision', input, (o) => {
-        const { layers, heads, seq } = layerAttentions(o.attention, m.vision.heads, m.vision.attentions);
-        return { embeds: o.embeds, attention: reduceLayers(layers, heads, seq), lastBlock: keptBlock(m.vision, o, lastBlock) };
-      }, lastBlock ? [lastBlock] : []);
+      const out = m.vision.reductions
+        ? await this.runReduced(m, input, m.vision.reductions, lastBlock)
+        : await this.run(m, 'vision', input, (o) => {
+          const { layers, heads, seq } = layerAttentions(o.attention, m.vision.heads, m.vision.attentions);
+          return { embeds: o.embeds, attention: reduceLayers(layers, heads, seq), lastBlock: keptBlock(m.vision, o.extra, lastBlock) };
+        }, lastBlock ? [lastBlock] : []);
       this.runs.imageRuns++;
       this.relevanceEngine.rememberPixels(req.imageId, pixelValues, [1, 3, height, width]);
       if (out.lastBlock) this.relevanceEngine.rememberBlockInput(req.imageId, lastLayer, out.lastBlock);
@@ -232,7 +240,7 @@ export class ModelRuntime {
       const { lastBlock: block, ...out } = await this.run(m, 'text', new ort.Tensor('int64', ids, [1, ids.length]), (o) => ({
         embeds: o.embeds,
         attentions: attentionToFloat32(o.attention, 1, m.text.heads, m.text.attentions)[0] as AttentionTensor,
-        lastBlock: keptBlock(m.text, o, lastBlock),
+        lastBlock: keptBlock(m.text, o.extra, lastBlock),
       }), lastBlock ? [lastBlock] : []);
       this.runs.textRuns++;
       if (block) this.relevanceEngine.rememberPromptBlockInput(req.ids, lastLayer, block);
@@ -329,6 +337,30 @@ export class ModelRuntime {
     }
   }
 
+  /** An image encoding that fetches the graph's head reductions (see `Patched.reductions`). */
+  private async runReduced(m: Loaded, input: ort.Tensor, reductions: readonly HeadReductionOutputs[], lastBlock: string | undefined):
+    Promise<{ embeds: Float32Array; attention: ReducedAttention; lastBlock: BlockTensor | undefined }> {
+    const names = reductions.flatMap((r) => [r.mean, r.max, r.min, r.cls]);
+    const out = await this.runSession(m, 'vision', input, [m.vision.embeds, ...names, ...(lastBlock ? [lastBlock] : [])]);
+    try {
+      const get = (name: string): Float32Array => {
+        const t = out[name];
+        if (!t || t.type !== 'float32') throw new Error(formatWorkerError('runtime', `The patched model gave no float32 output ${name}.`));
+        return t.data as Float32Array;
+      };
+      const embeds = new Float32Array(get(m.vision.embeds));
+      let attention: ReducedAttention;
+      try {
+        attention = assembleReduced(reductions.map((r) => ({ mean: get(r.mean), max: get(r.max), min: get(r.min), cls: get(r.cls) })), m.vision.heads);
+      } catch (e) {
+        throw new Error(formatWorkerError('unsupported-model', `The vision attention does not have ${m.vision.heads} heads of square (seq × seq) probabilities: ${e instanceof Error ? e.message : String(e)}`));
+      }
+      return { embeds, attention, lastBlock: keptBlock(m.vision, out, lastBlock) };
+    } finally {
+      for (const t of Object.values(out)) t.dispose();
+    }
+  }
+
   /** `session.run` of one encoder fetching `names`; on a lost WebGPU device, moves to WASM and retries once. */
   private async runSession(m: Loaded, which: 'vision' | 'text', input: ort.Tensor, names: readonly string[]): Promise<ort.InferenceSession.ReturnType> {
     try {
@@ -375,7 +407,10 @@ export class ModelRuntime {
       if (!enc.bytes) throw new Error(formatWorkerError('runtime', 'The GPU was lost and the model cannot be reloaded: reload the page.'));
       await enc.session.release().catch(() => undefined);
       m[which] = {
-        ...(await createEncoder({ bytes: enc.bytes, attentions: enc.attentions, blocks: enc.blocks, input: enc.input, embeds: enc.embeds }, 'wasm', enc.heads)),
+        ...(await createEncoder({
+          bytes: enc.bytes, attentions: enc.attentions, blocks: enc.blocks, input: enc.input, embeds: enc.embeds,
+          reductions: enc.reductions, plainLength: enc.plainLength,
+        }, 'wasm', enc.heads)),
         blocksUnusable: enc.blocksUnusable,
       };
     }
@@ -401,8 +436,14 @@ export class ModelRuntime {
   }
 }
 
-interface Patched {
+export interface Patched {
   bytes: Uint8Array;
+  /**
+   * Vision: each layer's head reductions computed in the graph (./onnx/headReduce.ts), appended
+   * after everything else, so `bytes.subarray(0, plainLength)` is the model without them.
+   */
+  reductions?: HeadReductionOutputs[] | undefined;
+  plainLength?: number | undefined;
   attentions: string[];
   blocks: BlockInputs | undefined;
   input: string;
@@ -420,7 +461,7 @@ function blocksOf(p: Patched): { blocks?: BlockInputs } {
  * relevance fetches one block input (ORT evaluates nodes whatever is fetched, and copies out
  * only what is: an unfetched output costs nothing — measured on ViT-B/32, 552 vs 552 ms).
  */
-function patchEncoder(bytes: Uint8Array, layers: number, which: 'vision' | 'text'): Patched {
+export function patchEncoder(bytes: Uint8Array, layers: number, which: 'vision' | 'text', heads: number): Patched {
   try {
     const summary = summarizeModel(bytes);
     const found = attentionSoftmaxOf(summary);
@@ -434,7 +475,13 @@ function patchEncoder(bytes: Uint8Array, layers: number, which: 'vision' | 'text
     const blocks = startsExactly(summary) ? findBlockInputs(summary, found, embeds) : undefined;
     const exposed = new Set([...found.outputs, ...found.softmaxOutputs]);
     const blockOutputs = (blocks?.inputs ?? []).filter((n): n is string => n !== undefined && !exposed.has(n));
-    return { bytes: patchOutputs(bytes, [...found.softmaxOutputs, ...blockOutputs]), attentions: found.softmaxOutputs, blocks, input, embeds };
+    const patched = patchOutputs(bytes, [...found.softmaxOutputs, ...blockOutputs]);
+    const common = { attentions: found.softmaxOutputs, blocks, input, embeds };
+    if (which === 'text') return { bytes: patched, ...common };
+    // Image encodings fetch the reductions (B/16: 5.6 MB) instead of the Softmax outputs (22 MB);
+    // clicked patches' rows still fetch the latter.
+    const reduced = appendHeadReductions(patched, found.softmaxOutputs, heads, defaultOpset(summary.opsetImports));
+    return { bytes: reduced.bytes, reductions: reduced.outputs, plainLength: patched.length, ...common };
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(formatWorkerError('unsupported-model', msg.replace(/^\[[a-z-]+\] /, '')));
@@ -442,13 +489,22 @@ function patchEncoder(bytes: Uint8Array, layers: number, which: 'vision' | 'text
 }
 
 async function createEncoder(p: Patched, backend: Backend, heads: number): Promise<Encoder> {
-  const session = await ort.InferenceSession.create(p.bytes, {
-    executionProviders: [backend],
-    graphOptimizationLevel: 'all',
-  });
+  const create = (bytes: Uint8Array) => ort.InferenceSession.create(bytes, { executionProviders: [backend], graphOptimizationLevel: 'all' });
+  let session: ort.InferenceSession;
+  let used = p;
+  try {
+    session = await create(p.bytes);
+  } catch (e) {
+    // The reductions are our addition: if ORT refuses them, the model still works without
+    // (the attentions are then reduced in JS).
+    if (!p.reductions || p.plainLength === undefined) throw e;
+    used = { ...p, bytes: p.bytes.subarray(0, p.plainLength), reductions: undefined };
+    session = await create(used.bytes);
+  }
   return {
-    session, input: p.input, embeds: p.embeds, attentions: p.attentions, blocks: p.blocks, blocksUnusable: false, heads,
-    bytes: backend === 'webgpu' ? p.bytes : null,
+    session, input: used.input, embeds: used.embeds, attentions: used.attentions, blocks: used.blocks, blocksUnusable: false, heads,
+    reductions: used.reductions, plainLength: used.plainLength,
+    bytes: backend === 'webgpu' ? used.bytes : null,
   };
 }
 
