@@ -13,6 +13,8 @@ import {
 import { resize } from './resize';
 
 const cfg = parsePreprocessorConfig(JSON.parse(readFileSync(MODEL_DIR + 'preprocessor_config.json', 'utf8')));
+/** The geometry tests' fixed size (64 px), whatever the bundled model's input is. */
+const cfg64 = { ...cfg, size: { shortestEdge: 64 }, cropSize: { height: 64, width: 64 } };
 
 /** pngjs decodes every PNG (RGB, grey, palette) to RGBA, like a canvas does. */
 function readPng(name: string): RgbaImage {
@@ -78,7 +80,7 @@ describe('preprocess vs PyTorch/PIL goldens', () => {
 describe('crop box (original image coordinates)', () => {
   it('landscape: full height, centred horizontally', () => {
     // 200×150 → 85×64 (floor(64·200/150) = 85); left = floor(21/2) = 10.
-    const geo = preprocessGeometry(200, 150, cfg);
+    const geo = preprocessGeometry(200, 150, cfg64);
     expect(geo.resized).toEqual({ width: 85, height: 64 });
     expect(geo.crop).toEqual({ left: 10, top: 0, width: 64, height: 64 });
     expect(geo.cropBox.x).toBeCloseTo((10 * 200) / 85, 12);
@@ -89,18 +91,18 @@ describe('crop box (original image coordinates)', () => {
 
   it('portrait: full width, centred vertically', () => {
     // 120×180 → 64×96; top = 16 → 16 · 180/96 = 30 in the original; 64 · 1.875 = 120 tall.
-    expect(preprocess(readPng('scene1.png'), cfg).cropBox).toEqual({ x: 0, y: 30, width: 120, height: 120 });
+    expect(preprocess(readPng('scene1.png'), cfg64).cropBox).toEqual({ x: 0, y: 30, width: 120, height: 120 });
   });
 
   it('square: the whole image', () => {
-    expect(preprocess(readPng('camera.png'), cfg).cropBox).toEqual({ x: 0, y: 0, width: 512, height: 512 });
+    expect(preprocess(readPng('camera.png'), cfg64).cropBox).toEqual({ x: 0, y: 0, width: 512, height: 512 });
   });
 
   it('a 5×3 image is enlarged (106×64) and cropped like a big one', () => {
     const img = synthetic(5, 3);
-    const { pixelValues, cropBox, width, height } = preprocess(img, cfg);
+    const { pixelValues, cropBox, width, height } = preprocess(img, cfg64);
     expect([width, height]).toEqual([64, 64]);
-    expect(preprocessGeometry(5, 3, cfg).crop).toEqual({ left: 21, top: 0, width: 64, height: 64 });
+    expect(preprocessGeometry(5, 3, cfg64).crop).toEqual({ left: 21, top: 0, width: 64, height: 64 });
     expect(cropBox.x).toBeCloseTo((21 * 5) / 106, 12);
     expect(cropBox.width).toBeCloseTo((64 * 5) / 106, 12);
     expect(cropBox.height).toBe(3);
@@ -108,7 +110,7 @@ describe('crop box (original image coordinates)', () => {
   });
 
   it('crop larger than the resized image: black padding, box past the edges (CLIPImageProcessor pads)', () => {
-    const c = { ...cfg, size: { shortestEdge: 60 }, cropSize: { height: 64, width: 64 } };
+    const c = { ...cfg64, size: { shortestEdge: 60 }, cropSize: { height: 64, width: 64 } };
     const img = synthetic(61, 60); // → 61×60; crop offsets floor(-3/2) = -2, floor(-4/2) = -2
     const geo = preprocessGeometry(61, 60, c);
     expect(geo.crop).toEqual({ left: -2, top: -2, width: 64, height: 64 });
@@ -124,14 +126,14 @@ describe('crop box (original image coordinates)', () => {
   });
 
   it('without centre crop the input is the whole resized image', () => {
-    const c = { ...cfg, doCenterCrop: false };
+    const c = { ...cfg64, doCenterCrop: false };
     const r = preprocess(synthetic(200, 150), c);
     expect([r.width, r.height, r.pixelValues.length]).toEqual([85, 64, 3 * 85 * 64]);
     expect(r.cropBox).toEqual({ x: 0, y: 0, width: 200, height: 150 });
   });
 
   it('{height, width} size resizes to that exact size', () => {
-    const c = { ...cfg, size: { height: 70, width: 80 } };
+    const c = { ...cfg64, size: { height: 70, width: 80 } };
     const geo = preprocessGeometry(200, 150, c);
     expect(geo.resized).toEqual({ width: 80, height: 70 });
     expect(geo.crop).toEqual({ left: 8, top: 3, width: 64, height: 64 });
@@ -142,15 +144,15 @@ describe('crop box (original image coordinates)', () => {
 describe('big images: only the crop is resampled', () => {
   it('equals resizing the whole image and cropping (moderate image)', () => {
     const img = synthetic(1203, 907); // → 84×64, left = 10
-    const geo = preprocessGeometry(img.width, img.height, cfg);
+    const geo = preprocessGeometry(img.width, img.height, cfg64);
     expect(geo.resized).toEqual({ width: 84, height: 64 });
-    expectCropOfFullResize(img, preprocess(img, cfg).pixelValues, 84, 64, geo.crop.left, geo.crop.top);
+    expectCropOfFullResize(img, preprocess(img, cfg64).pixelValues, 84, 64, geo.crop.left, geo.crop.top);
   });
 
   it('a portrait 1×2000 strip works (its resized width would be 64, height 128000)', () => {
     const img = synthetic(1, 2000);
-    const r = preprocess(img, cfg);
-    expect(preprocessGeometry(1, 2000, cfg).resized).toEqual({ width: 64, height: 128000 });
+    const r = preprocess(img, cfg64);
+    expect(preprocessGeometry(1, 2000, cfg64).resized).toEqual({ width: 64, height: 128000 });
     expect(r.cropBox).toEqual({ x: 0, y: 999.5, width: 1, height: 1 });
     expect(r.pixelValues.every(Number.isFinite)).toBe(true);
   });
@@ -158,10 +160,10 @@ describe('big images: only the crop is resampled', () => {
 
 describe('bad input', () => {
   it('rejects RGBA data of the wrong length', () => {
-    expect(() => preprocess({ data: new Uint8ClampedArray(12), width: 2, height: 2 }, cfg)).toThrow(/needs 16/);
+    expect(() => preprocess({ data: new Uint8ClampedArray(12), width: 2, height: 2 }, cfg64)).toThrow(/needs 16/);
   });
   it('rejects empty images', () => {
-    expect(() => preprocess({ data: new Uint8ClampedArray(0), width: 0, height: 3 }, cfg)).toThrow(/positive integers/);
+    expect(() => preprocess({ data: new Uint8ClampedArray(0), width: 0, height: 3 }, cfg64)).toThrow(/positive integers/);
   });
 });
 
@@ -169,10 +171,10 @@ describe('parsePreprocessorConfig', () => {
   it('reads the bundled model config', () => {
     expect(cfg).toEqual({
       doResize: true,
-      size: { shortestEdge: 64 },
+      size: { shortestEdge: 96 },
       resample: 3,
       doCenterCrop: true,
-      cropSize: { height: 64, width: 64 },
+      cropSize: { height: 96, width: 96 },
       doRescale: true,
       rescaleFactor: 0.00392156862745098,
       doNormalize: true,
@@ -230,7 +232,7 @@ describe('parsePreprocessorConfig', () => {
 /** pixelValues must be the (left, top) 64×64 crop of the full `resize` to rw × rh, normalised. */
 function expectCropOfFullResize(img: RgbaImage, pixelValues: Float32Array, rw: number, rh: number, left: number, top: number): void {
   const full = resize({ ...img, channels: 4 }, rw, rh);
-  const unit = toUnit(pixelValues, cfg, 64 * 64);
+  const unit = toUnit(pixelValues, cfg64, 64 * 64);
   let differing = 0;
   for (let c = 0; c < 3; c++) {
     for (let y = 0; y < 64; y++) {

@@ -254,11 +254,12 @@ class TextWithProjection(nn.Module):
         return self.text_projection(self.text_model(input_ids))
 
 
-def bundled_config() -> ClipConfig:
-    """The small model shipped with the app: 64-px input, 8x8 patch grid."""
+def bundled_config(image_size: int | None = None, patch_size: int | None = None) -> ClipConfig:
+    """The small model shipped with the app: 96-px input, 12-px patches (8x8 grid). The first
+    training stages run at 64 px with 8-px patches (the same grid, cheaper scenes)."""
     return ClipConfig(
         vision=VisionConfig(hidden_size=64, intermediate_size=256, num_hidden_layers=4,
-                            num_attention_heads=4, image_size=64, patch_size=8),
+                            num_attention_heads=4, image_size=image_size or 96, patch_size=patch_size or 12),
         text=TextConfig(hidden_size=48, intermediate_size=192, num_hidden_layers=3,
                         num_attention_heads=4),
         projection_dim=64,

@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
-# Regenerates the bundled model from a seed: train (three stages), evaluate, export, goldens, gallery.
+# Regenerates the bundled model from a seed: train (five stages), evaluate, export, goldens, gallery.
 # Needs Debian's python3-torch, python3-onnx, python3-pil and (for speed) libopenblas0-pthread.
-# Resumable: each stage checkpoints to its work folder (.work/, .work-stage2/, .work-stage3/); run again to continue.
+# Resumable: each stage checkpoints to its work folder (.work/, .work-stage2/ … .work-stage5/); run again to continue.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=/usr/bin/python3
 SEED=${SEED:-0}
 # Stage 1: from random weights; the caption-caption term breaks the colour-only saddle.
-$PY train.py --steps "${STEPS:-2400}" --batch 128 --lr 1e-3 --warmup 150 --seed "$SEED"
+LOW="--image-size 64 --patch-size 8"  # stages 1-3: the same 8x8 grid on smaller, cheaper scenes
+$PY train.py $LOW --steps "${STEPS:-2400}" --batch 128 --lr 1e-3 --warmup 150 --seed "$SEED"
 # Stage 2: from stage 1's weights, a fresh warm-up and cosine schedule; this is where shapes
 # (square vs circle, star vs triangle) are learnt.
-$PY train.py --init .work/final.pt --work .work-stage2 --steps "${STEPS2:-2750}" --batch 128 --lr 1e-3 --warmup 100 \
+$PY train.py $LOW --init .work/final.pt --work .work-stage2 --steps "${STEPS2:-2750}" --batch 128 --lr 1e-3 --warmup 100 \
   --seed "$((SEED + 1))"
 # Stage 3: from stage 2's weights, half the learning rate.
-$PY train.py --init .work-stage2/final.pt --work .work-stage3 --steps "${STEPS3:-2000}" --batch 128 --lr 5e-4 --warmup 100 \
+$PY train.py $LOW --init .work-stage2/final.pt --work .work-stage3 --steps "${STEPS3:-2000}" --batch 128 --lr 5e-4 --warmup 100 \
   --seed "$((SEED + 2))"
-$PY evaluate.py --ckpt .work-stage3/final.pt --n 300 | tee .work-stage3/metrics.json
-$PY export.py --ckpt .work-stage3/final.pt --out ../../public/models/clip-lens-shapes
-$PY goldens.py --ckpt .work-stage3/final.pt --out golden
+# Stage 4: the bundled input size, 96 px with 12-px patches (same grid): stage 3's patch kernels
+# resampled (train.py resize_patches); small objects now span more pixels, which is what shapes needed.
+$PY train.py --init .work-stage3/final.pt --work .work-stage4 --steps "${STEPS4:-2000}" --batch 128 --lr 5e-4 --warmup 100 \
+  --seed "$((SEED + 3))"
+# Stage 5: from stage 4, a lower learning rate.
+$PY train.py --init .work-stage4/final.pt --work .work-stage5 --steps "${STEPS5:-1500}" --batch 128 --lr 3e-4 --warmup 100 \
+  --seed "$((SEED + 4))"
+FINAL=.work-stage5/final.pt
+$PY evaluate.py --ckpt $FINAL --n 300 | tee .work-stage5/metrics.json
+$PY export.py --ckpt $FINAL --out ../../public/models/clip-lens-shapes
+$PY goldens.py --ckpt $FINAL --out golden
 $PY gallery.py --out ../../public/samples > /dev/null
