@@ -16,7 +16,7 @@ import { JSON_FILES, onnxPath } from '../../src/worker/modelFiles';
 import { findAttentionSoftmax, patchOutputs } from '../../src/worker/onnx/attention';
 import { attentionToFloat32, layerAttentions } from '../../src/worker/onnx/tensors';
 import { skippedBackends } from '../../src/worker/grad/backend';
-import { assembleReduced, type HeadReductionOutputs } from '../../src/worker/onnx/headReduce';
+import { assembleReduced, reducesInGraph, type HeadReductionOutputs } from '../../src/worker/onnx/headReduce';
 import { ModelRuntime, patchEncoder } from '../../src/worker/runtime';
 import type { Backend, ImageSamples, LoadRoute, LoadSample, OrtBenchApi, OrtSetup, PreparedModel, RelevanceSamples } from './api';
 import { benchPixels, benchValues } from './pixels';
@@ -27,8 +27,8 @@ interface Encoder {
   input: string;
   /** Attention outputs, in layer order; empty for the plain graph. */
   attentions: string[];
-  /** Vision, patched by the runtime: what an image encoding fetches, and its reductions. */
-  image?: { fetch: string[]; reductions: HeadReductionOutputs[]; lastBlock: string | undefined };
+  /** Vision, patched by the runtime: what an image encoding fetches, and its reductions if the graph computes them. */
+  image?: { fetch: string[]; reductions: HeadReductionOutputs[] | undefined; lastBlock: string | undefined };
   heads: number;
   /** Vision: the worker posts the reduced attention (src/explain/reduce.ts); text: the full stack. */
   reduce: boolean;
@@ -90,11 +90,12 @@ async function storeFolder(baseUrl: string): Promise<() => Promise<ModelSource>>
 }
 
 /** The vision graph as the runtime patches it, fetching what `ModelRuntime.encodeImage` fetches. */
-async function imageEncoder(bytes: Uint8Array, backend: Backend, heads: number, layers: number): Promise<Encoder> {
-  const p = patchEncoder(bytes, layers, 'vision', heads);
-  if (!p.reductions) throw new Error('the runtime did not patch head reductions into the vision graph');
+async function imageEncoder(bytes: Uint8Array, backend: Backend, heads: number, layers: number, inGraph: boolean): Promise<Encoder> {
+  const p = patchEncoder(bytes, layers, 'vision', heads, inGraph);
+  if (inGraph && !p.reductions) throw new Error('the runtime did not patch head reductions into the vision graph');
   const lastBlock = p.blocks?.inputs[layers - 1];
-  const fetch = [p.embeds, ...p.reductions.flatMap((r) => [r.mean, r.max, r.min, r.cls]), ...(lastBlock ? [lastBlock] : [])];
+  const attention = p.reductions ? p.reductions.flatMap((r) => [r.mean, r.max, r.min, r.cls]) : p.attentions;
+  const fetch = [p.embeds, ...attention, ...(lastBlock ? [lastBlock] : [])];
   const session = await ort.InferenceSession.create(p.bytes, sessionOptions(backend));
   return { session, input: p.input, attentions: p.attentions, image: { fetch, reductions: p.reductions, lastBlock }, heads, reduce: true };
 }
@@ -124,7 +125,12 @@ async function run(enc: Encoder, feeds: ort.InferenceSession.FeedsType): Promise
       if (!t) throw new Error(`no output ${name}`);
       return t.data as Float32Array;
     };
-    reduced = assembleReduced(enc.image.reductions.map((r) => ({ mean: get(r.mean), max: get(r.max), min: get(r.min), cls: get(r.cls) })), enc.heads);
+    if (enc.image.reductions) {
+      reduced = assembleReduced(enc.image.reductions.map((r) => ({ mean: get(r.mean), max: get(r.max), min: get(r.min), cls: get(r.cls) })), enc.heads);
+    } else {
+      const { layers, heads, seq } = layerAttentions(enc.attentions.map((name) => out[name] as ort.Tensor), enc.heads);
+      reduced = reduceLayers(layers, heads, seq);
+    }
     // The runtime keeps a copy of the last block's input for relevance and dense maps.
     if (enc.image.lastBlock) block = new Float32Array(get(enc.image.lastBlock));
   } else if (enc.attentions.length > 0) {
@@ -207,7 +213,7 @@ const api: OrtBenchApi = {
     const textBytes = await fetchBytes(new URL(onnxPath('text', source), baseUrl).href);
     const { layers, heads, imageSize, patchSize } = shape.vision;
     const plain = await encoder(visionBytes, backend, heads, layers, false, false);
-    const patched = await imageEncoder(visionBytes, backend, heads, layers);
+    const patched = await imageEncoder(visionBytes, backend, heads, layers, reducesInGraph(shape.vision));
     const text = await encoder(textBytes, backend, shape.text.heads, shape.text.layers, true, false);
     const pixels = new ort.Tensor('float32', benchPixels(imageSize), [1, 3, imageSize, imageSize]);
     prepared = { plain, patched, text, tokenizer: ClipTextTokenizer.fromJSON(tokenizerJson, tokenizerConfig), pixels, last: null };

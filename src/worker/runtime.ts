@@ -28,7 +28,7 @@ import { parsePreprocessorConfig, preprocess, type PreprocessorConfig } from '..
 import { decodeImage } from './decode';
 import { JSON_FILES, onnxPath, readModelFile, readModelJson } from './modelFiles';
 import { attentionSoftmaxOf, patchOutputs } from './onnx/attention';
-import { appendHeadReductions, assembleReduced, defaultOpset, type HeadReductionOutputs } from './onnx/headReduce';
+import { appendHeadReductions, assembleReduced, defaultOpset, reducesInGraph, type HeadReductionOutputs } from './onnx/headReduce';
 import { summarizeModel } from './onnx/graph';
 import { findBlockInputs, startsExactly, type BlockInputs } from './onnx/structure';
 import { attentionToFloat32, layerAttentions, type TensorLike } from './onnx/tensors';
@@ -148,8 +148,8 @@ export class ModelRuntime {
         readModelFile(source, onnxPath('text', source), progress, abort.signal),
       ]);
       const t0 = performance.now();
-      const visionPatch = patchEncoder(visionBytes, shape.vision.layers, 'vision', shape.vision.heads);
-      const textPatch = patchEncoder(textBytes, shape.text.layers, 'text', shape.text.heads);
+      const visionPatch = patchEncoder(visionBytes, shape.vision.layers, 'vision', shape.vision.heads, reducesInGraph(shape.vision));
+      const textPatch = patchEncoder(textBytes, shape.text.layers, 'text', shape.text.heads, false);
       const patchMs = performance.now() - t0;
       if (this.cancelled.has(requestId)) throw cancelledError();
 
@@ -461,7 +461,7 @@ function blocksOf(p: Patched): { blocks?: BlockInputs } {
  * relevance fetches one block input (ORT evaluates nodes whatever is fetched, and copies out
  * only what is: an unfetched output costs nothing — measured on ViT-B/32, 552 vs 552 ms).
  */
-export function patchEncoder(bytes: Uint8Array, layers: number, which: 'vision' | 'text', heads: number): Patched {
+export function patchEncoder(bytes: Uint8Array, layers: number, which: 'vision' | 'text', heads: number, reduce: boolean): Patched {
   try {
     const summary = summarizeModel(bytes);
     const found = attentionSoftmaxOf(summary);
@@ -477,7 +477,7 @@ export function patchEncoder(bytes: Uint8Array, layers: number, which: 'vision' 
     const blockOutputs = (blocks?.inputs ?? []).filter((n): n is string => n !== undefined && !exposed.has(n));
     const patched = patchOutputs(bytes, [...found.softmaxOutputs, ...blockOutputs]);
     const common = { attentions: found.softmaxOutputs, blocks, input, embeds };
-    if (which === 'text') return { bytes: patched, ...common };
+    if (!reduce) return { bytes: patched, ...common };
     // Image encodings fetch the reductions (B/16: 5.6 MB) instead of the Softmax outputs (22 MB);
     // clicked patches' rows still fetch the latter.
     const reduced = appendHeadReductions(patched, found.softmaxOutputs, heads, defaultOpset(summary.opsetImports));

@@ -5,7 +5,7 @@ import { modelFile } from '../../testing/golden';
 import { findAttentionSoftmax, patchOutputs } from './attention';
 import { fixtureModel } from './fixtures';
 import { summarizeModel } from './graph';
-import { appendHeadReductions, assembleReduced, defaultOpset, type LayerReductions } from './headReduce';
+import { appendHeadReductions, assembleReduced, defaultOpset, reducesInGraph, type LayerReductions } from './headReduce';
 import { halfBitsToFloat32 } from './tensors';
 
 const options = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' as const };
@@ -107,5 +107,13 @@ describe('appendHeadReductions', () => {
     expect(() => assembleReduced([{ mean: f(25), max: f(25), min: f(25), cls: f(14) }], 3)).toThrow(/not a multiple of 3 heads/);
     expect(() => assembleReduced([{ mean: f(25), max: f(25), min: f(24), cls: f(15) }], 3)).toThrow(/layer 0/);
     expect(() => assembleReduced([], 3)).toThrow(/no attention layers/);
+  });
+
+  it('is used where the stack is big: ViT-B/16 and L/14, not B/32 or the bundled model', () => {
+    const vit = (imageSize: number, patchSize: number, layers = 12, heads = 12) => ({ layers, heads, imageSize, patchSize });
+    expect(reducesInGraph(vit(96, 12, 4, 4))).toBe(false); // bundled: 0.27 MB
+    expect(reducesInGraph(vit(224, 32))).toBe(false); // 1.4 MB
+    expect(reducesInGraph(vit(224, 16))).toBe(true); // 22 MB
+    expect(reducesInGraph(vit(224, 14, 24, 16))).toBe(true); // 101 MB
   });
 });

@@ -36,6 +36,19 @@ const ATTR_INT = 2;
 const ATTR_INTS = 7;
 const INT64_MAX = 9223372036854775807n;
 
+/**
+ * Whether image encodings reduce the attention in the graph (this module) rather than
+ * copy the whole stack out of ORT and reduce it in JS. The graph's extra nodes (8 per layer) cost
+ * more than they save on small stacks and pay off on big ones; measured in the app's bench
+ * (docs/benchmarks.md), attention overhead over the plain graph, in graph vs in JS: bundled model
+ * (0.3 MB stack) +148 % vs +39 %, ViT-B/32 (1.4 MB) +26 % vs +8 %, ViT-B/16 (22 MB) +12 % vs +27 %.
+ * So: in the graph above 8 MB of float32 attention per image.
+ */
+export function reducesInGraph(vision: { layers: number; heads: number; imageSize: number; patchSize: number }): boolean {
+  const seq = Math.floor(vision.imageSize / vision.patchSize) ** 2 + 1;
+  return vision.layers * vision.heads * seq * seq * 4 > 8 * 1024 * 1024;
+}
+
 /** The default domain's opset version of a model (`''` or `ai.onnx`); 1 when absent. */
 export function defaultOpset(opsets: readonly OpsetImport[]): number {
   return opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 1;
