@@ -16,8 +16,8 @@ import { JSON_FILES, onnxPath } from '../../src/worker/modelFiles';
 import { findAttentionSoftmax, patchOutputs } from '../../src/worker/onnx/attention';
 import { attentionToFloat32, layerAttentions } from '../../src/worker/onnx/tensors';
 import { skippedBackends } from '../../src/worker/grad/backend';
-import { assembleReduced, reducesInGraph, type HeadReductionOutputs } from '../../src/worker/onnx/headReduce';
-import { ModelRuntime, patchEncoder } from '../../src/worker/runtime';
+import { reducesInGraph } from '../../src/worker/onnx/headReduce';
+import { fromGraphReductions, ModelRuntime, patchEncoder } from '../../src/worker/runtime';
 import type { Backend, ImageSamples, LoadRoute, LoadSample, OrtBenchApi, OrtSetup, PreparedModel, RelevanceSamples } from './api';
 import { benchPixels, benchValues } from './pixels';
 
@@ -28,10 +28,8 @@ interface Encoder {
   /** Attention outputs, in layer order; empty for the plain graph. */
   attentions: string[];
   /** Vision, patched by the runtime: what an image encoding fetches, and its reductions if the graph computes them. */
-  image?: { fetch: string[]; reductions: HeadReductionOutputs[] | undefined; lastBlock: string | undefined };
+  image?: { fetch: string[]; reductions: string[] | undefined; lastBlock: string | undefined };
   heads: number;
-  /** Vision: the worker posts the reduced attention (src/explain/reduce.ts); text: the full stack. */
-  reduce: boolean;
 }
 
 interface Prepared {
@@ -97,21 +95,22 @@ async function imageEncoder(bytes: Uint8Array, backend: Backend, heads: number, 
   const attention = p.reductions ? p.reductions.flatMap((r) => [r.mean, r.max, r.min, r.cls]) : p.attentions;
   const fetch = [p.embeds, ...attention, ...(lastBlock ? [lastBlock] : [])];
   const session = await ort.InferenceSession.create(p.bytes, sessionOptions(backend));
-  return { session, input: p.input, attentions: p.attentions, image: { fetch, reductions: p.reductions, lastBlock }, heads, reduce: true };
+  return { session, input: p.input, attentions: p.attentions, image: { fetch, reductions: p.reductions && attention, lastBlock }, heads };
 }
 
-async function encoder(bytes: Uint8Array, backend: Backend, heads: number, layers: number, patched: boolean, reduce: boolean): Promise<Encoder> {
+async function encoder(bytes: Uint8Array, backend: Backend, heads: number, layers: number, patched: boolean): Promise<Encoder> {
   const found = findAttentionSoftmax(bytes, { expectedLayers: layers });
   const input = found.inputs[0];
   if (!input) throw new Error('graph has no input');
   const model = patched ? patchOutputs(bytes, found.softmaxOutputs) : bytes;
   const session = await ort.InferenceSession.create(model, sessionOptions(backend));
-  return { session, input, attentions: patched ? found.softmaxOutputs : [], heads, reduce };
+  return { session, input, attentions: patched ? found.softmaxOutputs : [], heads };
 }
 
 /**
  * Runs one encoder; for a patched graph also turns the attentions into what the worker posts:
- * the reduced attention for images, the full stack for text.
+ * the reduced attention for images (from the graph's reductions or reduced here, as the
+ * runtime does), the full stack for text.
  */
 async function run(enc: Encoder, feeds: ort.InferenceSession.FeedsType): Promise<{ runMs: number; totalMs: number; reduced: ReducedAttention | null; block: Float32Array | null }> {
   const t0 = performance.now();
@@ -126,7 +125,7 @@ async function run(enc: Encoder, feeds: ort.InferenceSession.FeedsType): Promise
       return t.data as Float32Array;
     };
     if (enc.image.reductions) {
-      reduced = assembleReduced(enc.image.reductions.map((r) => ({ mean: get(r.mean), max: get(r.max), min: get(r.min), cls: get(r.cls) })), enc.heads);
+      reduced = fromGraphReductions(enc.image.reductions.map((name) => out[name] as ort.Tensor), enc.heads);
     } else {
       const { layers, heads, seq } = layerAttentions(enc.attentions.map((name) => out[name] as ort.Tensor), enc.heads);
       reduced = reduceLayers(layers, heads, seq);
@@ -139,12 +138,7 @@ async function run(enc: Encoder, feeds: ort.InferenceSession.FeedsType): Promise
       if (!t) throw new Error(`no output ${name}`);
       return t;
     });
-    if (enc.reduce) {
-      const { layers, heads, seq } = layerAttentions(tensors, enc.heads);
-      reduced = reduceLayers(layers, heads, seq);
-    } else {
-      attentionToFloat32(tensors, 1, enc.heads);
-    }
+    attentionToFloat32(tensors, 1, enc.heads); // text: the worker posts the full stack
   }
   const t2 = performance.now();
   for (const t of Object.values(out)) t.dispose();
@@ -212,9 +206,9 @@ const api: OrtBenchApi = {
     const visionBytes = await fetchBytes(new URL(onnxPath('vision', source), baseUrl).href);
     const textBytes = await fetchBytes(new URL(onnxPath('text', source), baseUrl).href);
     const { layers, heads, imageSize, patchSize } = shape.vision;
-    const plain = await encoder(visionBytes, backend, heads, layers, false, false);
+    const plain = await encoder(visionBytes, backend, heads, layers, false);
     const patched = await imageEncoder(visionBytes, backend, heads, layers, reducesInGraph(shape.vision));
-    const text = await encoder(textBytes, backend, shape.text.heads, shape.text.layers, true, false);
+    const text = await encoder(textBytes, backend, shape.text.heads, shape.text.layers, true);
     const pixels = new ort.Tensor('float32', benchPixels(imageSize), [1, 3, imageSize, imageSize]);
     prepared = { plain, patched, text, tokenizer: ClipTextTokenizer.fromJSON(tokenizerJson, tokenizerConfig), pixels, last: null };
     const grid = Math.floor(imageSize / patchSize);

@@ -67,7 +67,35 @@ interface Loaded {
   text: Encoder;
 }
 
+/**
+ * `ReducedAttention` from the graph's reductions (./onnx/headReduce.ts), fetched per layer in the
+ * order mean, max, min, CLS rows.
+ */
+export function fromGraphReductions(tensors: readonly TensorLike[], heads: number): ReducedAttention {
+  const f32 = (t: TensorLike | undefined): Float32Array => {
+    if (t?.type !== 'float32') throw new Error(formatWorkerError('runtime', `A head reduction came out as ${t?.type ?? 'nothing'}, not float32.`));
+    return t.data as Float32Array;
+  };
+  const layers = Array.from({ length: tensors.length / 4 }, (_, l) => ({
+    mean: f32(tensors[4 * l]), max: f32(tensors[4 * l + 1]), min: f32(tensors[4 * l + 2]), cls: f32(tensors[4 * l + 3]),
+  }));
+  try {
+    return assembleReduced(layers, heads);
+  } catch (e) {
+    throw new Error(formatWorkerError('unsupported-model', `The vision attention does not have ${heads} heads of square (seq × seq) probabilities: ${e instanceof Error ? e.message : String(e)}`));
+  }
+}
+
 /** One encoder run's outputs, valid until the run's tensors are disposed (see `ModelRuntime.run`). */
+interface RunOutputs {
+  /** A copy: outlives the run. */
+  embeds: Float32Array;
+  /** The attention outputs fetched (default: one Softmax output per layer, in layer order). */
+  attention: TensorLike[];
+  /** The extra outputs asked for, by name (valid during `read` only). */
+  extra: Record<string, ort.Tensor | undefined>;
+}
+
 /** The name of the input of block `layer`, when relevance can start from what ORT computes there. */
 function lastBlockOf(enc: Encoder, layer: number): string | undefined {
   return enc.blocksUnusable ? undefined : enc.blocks?.inputs[layer];
@@ -86,15 +114,6 @@ function keptBlock(enc: Encoder, out: Record<string, ort.Tensor | undefined>, na
     return undefined;
   }
   return { data: new Float32Array(t.data as Float32Array), dims: [...t.dims] };
-}
-
-interface RunOutputs {
-  /** A copy: outlives the run. */
-  embeds: Float32Array;
-  /** One Softmax output per layer, in layer order. */
-  attention: TensorLike[];
-  /** The extra outputs asked for, by name (valid during `read` only). */
-  extra: Record<string, ort.Tensor | undefined>;
 }
 
 const cancelledError = () => new Error(formatWorkerError('cancelled', 'Cancelled.'));
@@ -206,12 +225,20 @@ export class ModelRuntime {
       // relevance (last layer) and the dense maps, which would otherwise run the encoder again.
       const lastLayer = m.shape.vision.layers - 1;
       const lastBlock = lastBlockOf(m.vision, lastLayer);
-      const out = m.vision.reductions
-        ? await this.runReduced(m, input, m.vision.reductions, lastBlock)
-        : await this.run(m, 'vision', input, (o) => {
+      const reductions = m.vision.reductions;
+      const out = await this.run(m, 'vision', input, (o) => {
+        let attention: ReducedAttention;
+        if (reductions) {
+          attention = fromGraphReductions(o.attention, m.vision.heads);
+        } else {
           const { layers, heads, seq } = layerAttentions(o.attention, m.vision.heads, m.vision.attentions);
-          return { embeds: o.embeds, attention: reduceLayers(layers, heads, seq), lastBlock: keptBlock(m.vision, o.extra, lastBlock) };
-        }, lastBlock ? [lastBlock] : []);
+          attention = reduceLayers(layers, heads, seq);
+        }
+        return { embeds: o.embeds, attention, lastBlock: keptBlock(m.vision, o.extra, lastBlock) };
+      }, {
+        ...(reductions ? { attention: reductions.flatMap((r) => [r.mean, r.max, r.min, r.cls]) } : {}),
+        extra: lastBlock ? [lastBlock] : [],
+      });
       this.runs.imageRuns++;
       this.relevanceEngine.rememberPixels(req.imageId, pixelValues, [1, 3, height, width]);
       if (out.lastBlock) this.relevanceEngine.rememberBlockInput(req.imageId, lastLayer, out.lastBlock);
@@ -241,7 +268,7 @@ export class ModelRuntime {
         embeds: o.embeds,
         attentions: attentionToFloat32(o.attention, 1, m.text.heads, m.text.attentions)[0] as AttentionTensor,
         lastBlock: keptBlock(m.text, o.extra, lastBlock),
-      }), lastBlock ? [lastBlock] : []);
+      }), { extra: lastBlock ? [lastBlock] : [] });
       this.runs.textRuns++;
       if (block) this.relevanceEngine.rememberPromptBlockInput(req.ids, lastLayer, block);
       return out;
@@ -317,45 +344,25 @@ export class ModelRuntime {
    * tensors are disposed when it returns. On a lost WebGPU device, moves both encoders to WASM
    * and retries once.
    */
-  private async run<T>(m: Loaded, which: 'vision' | 'text', input: ort.Tensor, read: (out: RunOutputs) => T, extra: readonly string[] = []): Promise<T> {
+  private async run<T>(
+    m: Loaded, which: 'vision' | 'text', input: ort.Tensor, read: (out: RunOutputs) => T,
+    fetch: { attention?: readonly string[]; extra?: readonly string[] } = {},
+  ): Promise<T> {
     const enc = m[which];
-    // The embedding, the attentions and what the caller asks for: the block inputs are outputs
-    // too, fetched only when wanted.
-    const out = await this.runSession(m, which, input, [enc.embeds, ...enc.attentions, ...extra]);
+    // The embedding, the attentions (or the graph's reductions of them) and what the caller asks
+    // for: the block inputs are outputs too, fetched only when wanted.
+    const names = fetch.attention ?? enc.attentions;
+    const out = await this.runSession(m, which, input, [enc.embeds, ...names, ...(fetch.extra ?? [])]);
     try {
       const embedsTensor = out[enc.embeds];
       if (!embedsTensor) throw new Error(formatWorkerError('runtime', `The model gave no ${enc.embeds} output.`));
       const embeds = new Float32Array(embedsTensor.data as Float32Array);
-      const attention = enc.attentions.map((name) => {
+      const attention = names.map((name) => {
         const t = out[name];
         if (!t) throw new Error(formatWorkerError('runtime', `The patched model gave no output ${name}.`));
         return t;
       });
       return read({ embeds, attention, extra: out });
-    } finally {
-      for (const t of Object.values(out)) t.dispose();
-    }
-  }
-
-  /** An image encoding that fetches the graph's head reductions (see `Patched.reductions`). */
-  private async runReduced(m: Loaded, input: ort.Tensor, reductions: readonly HeadReductionOutputs[], lastBlock: string | undefined):
-    Promise<{ embeds: Float32Array; attention: ReducedAttention; lastBlock: BlockTensor | undefined }> {
-    const names = reductions.flatMap((r) => [r.mean, r.max, r.min, r.cls]);
-    const out = await this.runSession(m, 'vision', input, [m.vision.embeds, ...names, ...(lastBlock ? [lastBlock] : [])]);
-    try {
-      const get = (name: string): Float32Array => {
-        const t = out[name];
-        if (!t || t.type !== 'float32') throw new Error(formatWorkerError('runtime', `The patched model gave no float32 output ${name}.`));
-        return t.data as Float32Array;
-      };
-      const embeds = new Float32Array(get(m.vision.embeds));
-      let attention: ReducedAttention;
-      try {
-        attention = assembleReduced(reductions.map((r) => ({ mean: get(r.mean), max: get(r.max), min: get(r.min), cls: get(r.cls) })), m.vision.heads);
-      } catch (e) {
-        throw new Error(formatWorkerError('unsupported-model', `The vision attention does not have ${m.vision.heads} heads of square (seq × seq) probabilities: ${e instanceof Error ? e.message : String(e)}`));
-      }
-      return { embeds, attention, lastBlock: keptBlock(m.vision, out, lastBlock) };
     } finally {
       for (const t of Object.values(out)) t.dispose();
     }
