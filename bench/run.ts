@@ -9,6 +9,7 @@
  *   npm run bench -- --models=clip-lens-shapes,clip-vit-base-patch32-lookalike
  *   npm run bench -- --models=… --merge   re-run some models, keep the others' figures from bench/results.json
  *   npm run bench -- --force        run even while a training job is running (timings then worthless)
+ *   npm run bench -- --app-only     only the app rows (interaction, 20 images): printed, no results written
  *
  * Steps: make the ViT-B lookalikes if missing (tools/models/lookalikes.py) and the MatMul graphs
  * (bench/graphs.py); build the app and the bench workers; serve them cross-origin isolated
@@ -409,6 +410,7 @@ function updateDocs(md: string): void {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick');
+  const appOnly = argv.includes('--app-only');
   const only = argv.find((a) => a.startsWith('--models='))?.slice('--models='.length).split(',');
   const models = MODELS.filter((m) => !only || only.includes(m.id));
   if (models.length === 0) throw new Error(`--models: choose from ${MODELS.map((m) => m.id).join(', ')}`);
@@ -460,6 +462,14 @@ async function main(): Promise<void> {
     const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: WASM_ARGS, headless: true });
     const ctx: Ctx = { context, base: server.url, quick, versions };
     try {
+      if (appOnly) {
+        for (const m of models) {
+          const figures = await app(ctx, m, quick ? quickReps(m.reps) : m.reps, { text: null });
+          process.stdout.write(`${m.id}\n${JSON.stringify(figures, null, 1)}\n`);
+        }
+        clearInterval(sampler);
+        return;
+      }
       for (const m of models) {
         const reps = quick ? quickReps(m.reps) : m.reps;
         const shape = shapes.get(m.id) as VisionShape;

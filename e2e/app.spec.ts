@@ -71,6 +71,29 @@ test.describe('CLIP Lens on the bundled model', () => {
     await page.getByRole('button', { name: 'Back to the CLS token' }).click();
     await expect.poll(async () => pixelDifference(cls, await lens.canvasPixels('focus-heatmap'))).toBe(0);
     expect(await lens.runCounters()).toEqual(afterClick);
+
+    // The layers × heads small multiples (the bundled model: 4 × 4) share one canvas: every
+    // cell is painted, the 2-px gaps between cells are not; a cell's button picks that head.
+    const grid = page.getByTestId('layer-grid');
+    await expect(grid.locator('button.cell')).toHaveCount(16);
+    await lens.nextFrames();
+    const size = await grid.locator('canvas').evaluate((c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
+    const [width = 0, height = 0] = size;
+    const cellW = (width - 3 * 2) / 4;
+    const cellH = (height - 3 * 2) / 4;
+    const pixels = await lens.canvasPixels(grid.locator('canvas'));
+    const alphaAt = (x: number, y: number) => pixels[(Math.round(y) * width + Math.round(x)) * 4 + 3] ?? -1;
+    for (let l = 0; l < 4; l++) {
+      for (let h = 0; h < 4; h++) expect(alphaAt(h * (cellW + 2) + cellW / 2, l * (cellH + 2) + cellH / 2), `cell ${l},${h}`).toBe(255);
+    }
+    expect(alphaAt(cellW + 1, cellH / 2)).toBe(0);
+    const focusBefore = await lens.canvasPixels('focus-heatmap');
+    await page.getByRole('button', { name: 'Show layer 2, head 3' }).click();
+    await expect(page.getByTestId('layer-value')).toHaveText('2');
+    await expect(page.getByRole('button', { name: 'Show layer 2, head 3' })).toHaveAttribute('aria-pressed', 'true');
+    await expect(page.getByRole('button', { name: 'Show layer 4, head 1' })).toHaveAttribute('aria-pressed', 'false');
+    await expect.poll(async () => pixelDifference(focusBefore, await lens.canvasPixels('focus-heatmap'))).toBeGreaterThan(0.01);
+    expect(await lens.runCounters()).toEqual(afterClick);
   });
 
   test('bad files each get a message while good images are analysed', async ({ page }, info) => {

@@ -1,5 +1,5 @@
 /** Page object for CLIP Lens: the few actions and readings the browser tests need. */
-import { expect, type Page, type TestInfo } from '@playwright/test';
+import { expect, type Locator, type Page, type TestInfo } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -69,9 +69,10 @@ export class LensPage {
     return out.sort((a, b) => b.probability - a.probability);
   }
 
-  /** RGBA pixels of a canvas, by test id. */
-  async canvasPixels(testId: string): Promise<number[]> {
-    return this.page.getByTestId(testId).evaluate((c) => {
+  /** RGBA pixels of a canvas, by test id or locator. */
+  async canvasPixels(canvas: string | Locator): Promise<number[]> {
+    const target = typeof canvas === 'string' ? this.page.getByTestId(canvas) : canvas;
+    return target.evaluate((c) => {
       const canvas = c as HTMLCanvasElement;
       const ctx = canvas.getContext('2d');
       if (!ctx) return [];

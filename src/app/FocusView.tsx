@@ -14,6 +14,7 @@ import { HeatmapCanvas } from './HeatmapCanvas';
 import { colormapFor, extremes, imageView, layerHeadMaps, promptA, promptB, viewRows } from './maps';
 import type { OverlayStyle } from './paint';
 import { HeadRanking } from './HeadRanking';
+import { HeatmapGrid } from './HeatmapGrid';
 import { RelevanceStatus } from './RelevanceStatus';
 import { TokenView } from './TokenView';
 
@@ -97,32 +98,15 @@ export function FocusView() {
       {thumbs && (
         <div className="grid-wrap">
           <h3>Layers × heads</h3>
-          <table className="layer-grid" data-testid="layer-grid">
-            <thead>
-              <tr><th scope="col">layer</th>{Array.from({ length: heads }, (_, h) => <th key={h} scope="col">head {h + 1}</th>)}</tr>
-            </thead>
-            <tbody>
-              {thumbs.map((row, l) => (
-                <tr key={l}>
-                  <th scope="row">{l + 1}</th>
-                  {row.map((thumb, h) => {
-                    const selected = l === layer && on[h] && on.filter(Boolean).length === 1;
-                    return (
-                      <td key={h} className={selected ? 'selected' : ''}>
-                        <button type="button" aria-label={`Show layer ${l + 1}, head ${h + 1}`}
-                          onClick={() => setView({ layer: l, heads: Array.from({ length: heads }, (_, i) => i === h) })}>
-                          <HeatmapCanvas
-                            map={thumb} width={THUMB_WIDTH} height={thumbH}
-                            cropBox={result.cropBox} imageWidth={result.width} imageHeight={result.height} style={thumbStyle}
-                          />
-                        </button>
-                      </td>
-                    );
-                  })}
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <HeatmapGrid
+            cells={thumbs} columns={heads} cellWidth={THUMB_WIDTH} cellHeight={thumbH}
+            cropBox={result.cropBox} imageWidth={result.width} imageHeight={result.height} style={thumbStyle}
+            rowLabel={(l) => `layer ${l + 1}`} columnLabel={(h) => `head ${h + 1}`}
+            cellLabel={(l, h) => `Show layer ${l + 1}, head ${h + 1}`}
+            selected={(l, h) => l === layer && on[h] === true && on.filter(Boolean).length === 1}
+            onPick={(l, h) => setView({ layer: l, heads: Array.from({ length: heads }, (_, i) => i === h) })}
+            testId="layer-grid"
+          />
         </div>
       )}
       {view.method === 'relevance' && a && <HeadRanking imageId={entry.id} promptText={a.text} heads={heads} />}

@@ -77,3 +77,44 @@ export function paintOverlay(canvas: HTMLCanvasElement, map: PatchMap | null, bo
   overlayPixels(image, map, box, style);
   ctx.putImageData(image, 0, 0);
 }
+
+/** Geometry of small multiples drawn on one canvas: cells of `width × height`, `gap` apart. */
+export interface GridLayout {
+  rows: number;
+  columns: number;
+  width: number;
+  height: number;
+  gap: number;
+}
+
+/** Size of the canvas that holds a grid of cells. */
+export function gridSize(g: GridLayout): { width: number; height: number } {
+  return { width: g.columns * g.width + (g.columns - 1) * g.gap, height: g.rows * g.height + (g.rows - 1) * g.gap };
+}
+
+/**
+ * Paints the cells of `cells` (row-major, `cells[row][column]`) that `only` allows into `out`, a
+ * buffer of {@link gridSize}: cell (r, c) at (c·(width + gap), r·(height + gap)), each as
+ * {@link overlayPixels} would paint it on its own canvas; gaps stay transparent. One canvas for
+ * a ViT-B's 144 layer × head maps costs one upload instead of 144.
+ */
+export function gridPixels(out: PixelBuffer, cells: readonly (readonly (PatchMap | null)[])[], layout: GridLayout,
+  box: CropBox, style: OverlayStyle, only: (row: number, column: number) => boolean = () => true): void {
+  const size = gridSize(layout);
+  if (out.width !== size.width || out.height !== size.height) {
+    throw new Error(`grid buffer is ${out.width}×${out.height}, the layout needs ${size.width}×${size.height}`);
+  }
+  const cell = { data: new Uint8ClampedArray(layout.width * layout.height * 4), width: layout.width, height: layout.height };
+  const rowBytes = layout.width * 4;
+  for (let r = 0; r < layout.rows; r++) {
+    for (let c = 0; c < layout.columns; c++) {
+      if (!only(r, c)) continue;
+      overlayPixels(cell, cells[r]?.[c] ?? null, box, style);
+      const x0 = c * (layout.width + layout.gap);
+      const y0 = r * (layout.height + layout.gap);
+      for (let y = 0; y < layout.height; y++) {
+        out.data.set(cell.data.subarray(y * rowBytes, (y + 1) * rowBytes), ((y0 + y) * out.width + x0) * 4);
+      }
+    }
+  }
+}
