@@ -76,7 +76,7 @@ test.describe('CLIP Lens on the bundled model', () => {
     // cell is painted, the 2-px gaps between cells are not; a cell's button picks that head.
     const grid = page.getByTestId('layer-grid');
     await expect(grid.locator('button.cell')).toHaveCount(16);
-    await lens.nextFrames();
+    await expect(grid.locator('canvas')).toHaveAttribute('data-pending', '0'); // cells are painted a few per frame
     const size = await grid.locator('canvas').evaluate((c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
     const [width = 0, height = 0] = size;
     const cellW = (width - 3 * 2) / 4;

@@ -7,7 +7,7 @@
 import { memo, useEffect, useRef } from 'react';
 import type { PatchMap } from '../explain/types';
 import type { CropBox } from '../protocol';
-import { gridPixels, gridSize, samePicture, type GridLayout, type OverlayPicture, type OverlayStyle } from './paint';
+import { gridSize, overlayPixels, samePicture, type OverlayPicture, type OverlayStyle } from './paint';
 
 export interface HeatmapGridProps {
   /** `cells[row][column]`; null paints a transparent cell (its map is on its way). */
@@ -30,15 +30,20 @@ export interface HeatmapGridProps {
 }
 
 const GAP = 2;
+/**
+ * Main-thread time per animation frame for painting cells; the rest wait for the next frame. A
+ * ViT-B's 144 cells take ~3 ms once the JIT has warmed up but ~50–100 ms the first time, and that
+ * first time is when the first result arrives.
+ */
+const PAINT_BUDGET_MS = 6;
 
 export const HeatmapGrid = memo(function HeatmapGrid(props: HeatmapGridProps) {
   const { cells, columns, cellWidth, cellHeight, cropBox, imageWidth, imageHeight, style } = props;
   const rows = cells.length;
-  const layout: GridLayout = { rows, columns, width: cellWidth, height: cellHeight, gap: GAP };
-  const size = gridSize(layout);
+  const size = gridSize({ rows, columns, width: cellWidth, height: cellHeight, gap: GAP });
   const ref = useRef<HTMLCanvasElement>(null);
   /** What each cell shows now, and the canvas's pixels (kept, so a repaint touches changed cells only). */
-  const painted = useRef<{ pictures: (OverlayPicture | null)[][]; image: ImageData | null }>({ pictures: [], image: null });
+  const painted = useRef<{ pictures: OverlayPicture[][]; image: ImageData | null }>({ pictures: [], image: null });
 
   useEffect(() => {
     const canvas = ref.current;
@@ -47,25 +52,45 @@ export const HeatmapGrid = memo(function HeatmapGrid(props: HeatmapGridProps) {
     const sx = cellWidth / imageWidth;
     const sy = cellHeight / imageHeight;
     const box = { x: cropBox.x * sx, y: cropBox.y * sy, width: cropBox.width * sx, height: cropBox.height * sy };
-    const wanted = cells.map((row) => Array.from({ length: columns }, (_, c): OverlayPicture =>
-      ({ map: row[c] ?? null, box, style, width: cellWidth, height: cellHeight })));
     const state = painted.current;
-    const resized = !state.image || state.image.width !== canvas.width || state.image.height !== canvas.height;
-    const stale = (r: number, c: number) => {
-      const before = resized ? null : state.pictures[r]?.[c];
-      return !before || !samePicture(before, wanted[r]?.[c] as OverlayPicture);
-    };
-    if (!wanted.some((row, r) => row.some((_, c) => stale(r, c)))) return;
-    const frame = requestAnimationFrame(() => {
-      const image = resized || !state.image ? ctx.createImageData(canvas.width, canvas.height) : state.image;
-      gridPixels(image, cells, layout, box, style, stale);
-      ctx.putImageData(image, 0, 0);
-      state.image = image;
-      state.pictures = wanted;
+    if (!state.image || state.image.width !== canvas.width || state.image.height !== canvas.height) {
+      state.image = ctx.createImageData(canvas.width, canvas.height);
+      state.pictures = [];
+    }
+    const image = state.image;
+    // The cells whose picture changed, painted a few per frame (see PAINT_BUDGET_MS).
+    const queue: { r: number; c: number; picture: OverlayPicture }[] = [];
+    cells.forEach((row, r) => {
+      for (let c = 0; c < columns; c++) {
+        const picture: OverlayPicture = { map: row[c] ?? null, box, style, width: cellWidth, height: cellHeight };
+        const before = state.pictures[r]?.[c];
+        if (!before || !samePicture(before, picture)) queue.push({ r, c, picture });
+      }
     });
+    canvas.dataset['pending'] = String(queue.length);
+    if (queue.length === 0) return;
+    let frame = 0;
+    const step = () => {
+      const start = performance.now();
+      let top = Infinity;
+      let bottom = 0;
+      let done = 0;
+      while (done < queue.length && (done === 0 || performance.now() - start < PAINT_BUDGET_MS)) {
+        const { r, c, picture } = queue[done] as (typeof queue)[number];
+        const region = { x: c * (cellWidth + GAP), y: r * (cellHeight + GAP), width: cellWidth, height: cellHeight };
+        overlayPixels(image, picture.map, box, style, region);
+        (state.pictures[r] ??= [])[c] = picture;
+        top = Math.min(top, region.y);
+        bottom = Math.max(bottom, region.y + region.height);
+        done++;
+      }
+      ctx.putImageData(image, 0, 0, 0, top, image.width, bottom - top);
+      queue.splice(0, done);
+      canvas.dataset['pending'] = String(queue.length);
+      if (queue.length > 0) frame = requestAnimationFrame(step);
+    };
+    frame = requestAnimationFrame(step);
     return () => cancelAnimationFrame(frame);
-    // layout is derived from the listed values
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [cells, columns, cellWidth, cellHeight, cropBox, imageWidth, imageHeight, style]);
 
   const track = (n: number, px: number) => `repeat(${n}, ${px}px)`;

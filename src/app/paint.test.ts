@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gridPixels, gridSize, overlayPixels, samePicture, type GridLayout, type OverlayPicture, type OverlayStyle } from './paint';
+import { gridSize, overlayPixels, samePicture, type OverlayPicture, type OverlayStyle } from './paint';
 
 const picture = (values: number[], patch: Partial<OverlayPicture> = {}): OverlayPicture => ({
   map: { width: 2, height: 2, values: Float32Array.from(values) },
@@ -41,56 +41,45 @@ describe('samePicture', () => {
   });
 });
 
-describe('gridPixels', () => {
-  const layout: GridLayout = { rows: 2, columns: 3, width: 5, height: 4, gap: 2 };
+describe('overlayPixels in a region (small multiples on one canvas)', () => {
   const style: OverlayStyle = { colormap: 'viridis', opacity: 1, range: null, smooth: false };
-  const box = { x: 0, y: 0, width: 5, height: 4 };
+  const box = { x: 0, y: 1, width: 5, height: 3 }; // a wide image: grey above the crop
   const map = (seed: number) => ({ width: 2, height: 2, values: Float32Array.from([seed, 1, 2, 3 - seed]) });
-  const cells = [[map(0), map(1), null], [map(2), map(3), map(0.5)]];
-  const buffer = () => {
-    const { width, height } = gridSize(layout);
-    return { data: new Uint8ClampedArray(width * height * 4), width, height };
-  };
-  const cellOf = (out: { data: Uint8ClampedArray; width: number }, r: number, c: number) => {
-    const got = new Uint8ClampedArray(layout.width * layout.height * 4);
-    for (let y = 0; y < layout.height; y++) {
-      const start = ((r * (layout.height + layout.gap) + y) * out.width + c * (layout.width + layout.gap)) * 4;
-      got.set(out.data.subarray(start, start + layout.width * 4), y * layout.width * 4);
+  const layout = { rows: 2, columns: 3, width: 5, height: 4, gap: 2 };
+  const regionOf = (r: number, c: number) => ({ x: c * 7, y: r * 6, width: 5, height: 4 });
+  const cut = (out: { data: Uint8ClampedArray; width: number }, g: { x: number; y: number; width: number; height: number }) => {
+    const got = new Uint8ClampedArray(g.width * g.height * 4);
+    for (let y = 0; y < g.height; y++) {
+      const start = ((g.y + y) * out.width + g.x) * 4;
+      got.set(out.data.subarray(start, start + g.width * 4), y * g.width * 4);
     }
     return got;
   };
+  const grid = () => {
+    const { width, height } = gridSize(layout);
+    return { data: new Uint8ClampedArray(width * height * 4).fill(7), width, height };
+  };
 
-  it('is sized for the cells and the gaps between them', () => {
+  it('sizes a grid for its cells and the gaps between them', () => {
     expect(gridSize(layout)).toEqual({ width: 3 * 5 + 2 * 2, height: 2 * 4 + 2 });
   });
 
-  it('paints each cell as its own canvas would, and leaves the gaps transparent', () => {
-    const out = buffer();
-    gridPixels(out, cells, layout, box, style);
-    for (let r = 0; r < 2; r++) {
-      for (let c = 0; c < 3; c++) {
-        const alone = { data: new Uint8ClampedArray(layout.width * layout.height * 4), width: layout.width, height: layout.height };
-        overlayPixels(alone, cells[r]?.[c] ?? null, box, style);
-        expect(cellOf(out, r, c)).toEqual(alone.data);
-      }
-    }
-    expect(cellOf(out, 0, 0)).not.toEqual(cellOf(out, 1, 1)); // different maps, different pixels
-    const gapColumn = 5; // x = 5, 6 are the gap after the first column
-    for (let y = 0; y < out.height; y++) expect(out.data[(y * out.width + gapColumn) * 4 + 3]).toBe(0);
-    for (let x = 0; x < out.width; x++) expect(out.data[(4 * out.width + x) * 4 + 3]).toBe(0); // the row gap
+  it('paints a cell as its own canvas would, and nothing outside it', () => {
+    const out = grid();
+    overlayPixels(out, map(1), box, style, regionOf(1, 2));
+    const alone = { data: new Uint8ClampedArray(5 * 4 * 4), width: 5, height: 4 };
+    overlayPixels(alone, map(1), box, style);
+    expect(cut(out, regionOf(1, 2))).toEqual(alone.data);
+    const untouched = out.data.filter((v) => v === 7).length;
+    expect(untouched).toBe(out.data.length - 5 * 4 * 4); // every byte outside the region kept its 7
   });
 
-  it('repaints only the cells asked for', () => {
-    const out = buffer();
-    gridPixels(out, cells, layout, box, style);
-    const before = out.data.slice();
-    const changed = [[map(3), map(1), null], [map(2), map(0), map(0.5)]];
-    gridPixels(out, changed, layout, box, style, (r, c) => r === 1 && c === 1);
-    expect(cellOf(out, 1, 1)).not.toEqual(cellOf({ data: before, width: out.width }, 1, 1));
-    expect(cellOf(out, 0, 0)).toEqual(cellOf({ data: before, width: out.width }, 0, 0)); // changed, but not asked for
-  });
-
-  it('refuses a buffer of the wrong size', () => {
-    expect(() => gridPixels({ data: new Uint8ClampedArray(4), width: 1, height: 1 }, cells, layout, box, style)).toThrow(/needs 19×10/);
+  it('clears only its region for a map still on its way, and refuses a region outside the buffer', () => {
+    const out = grid();
+    overlayPixels(out, null, box, style, regionOf(0, 1));
+    expect(cut(out, regionOf(0, 1)).every((v) => v === 0)).toBe(true);
+    expect(out.data.filter((v) => v === 7).length).toBe(out.data.length - 5 * 4 * 4);
+    expect(() => overlayPixels(out, map(0), box, style, { x: 15, y: 0, width: 5, height: 4 })).toThrow(/not inside/);
+    expect(() => overlayPixels(out, null, box, style, { x: 0.5, y: 0, width: 5, height: 4 })).toThrow(/not inside/);
   });
 });

@@ -3,7 +3,7 @@
  */
 import type { PatchMap } from '../explain/types';
 import type { CropBox } from '../protocol';
-import { renderHeatmap } from '../render/heatmap';
+import { checkRegion, renderHeatmap, type Region } from '../render/heatmap';
 import type { ColormapId } from '../render/colormap';
 import { normalize, rangeOf, SIGNED_UNIT_RANGE, UNIT_RANGE, type Range } from '../render/normalize';
 import type { PixelBuffer } from '../render/types';
@@ -24,9 +24,16 @@ export interface OverlayStyle {
  * in unit tests. Normalisation goes through `normalize`, so a constant map (a degenerate range)
  * paints the bottom of the colormap — or its neutral middle for a signed range — never NaN.
  */
-export function overlayPixels(out: PixelBuffer, map: PatchMap | null, box: CropBox, style: OverlayStyle): void {
+export function overlayPixels(out: PixelBuffer, map: PatchMap | null, box: CropBox, style: OverlayStyle, region?: Region): void {
   if (!map) {
-    out.data.fill(0);
+    if (!region) {
+      out.data.fill(0);
+      return;
+    }
+    checkRegion(out, region);
+    for (let y = region.y; y < region.y + region.height; y++) {
+      out.data.fill(0, (y * out.width + region.x) * 4, (y * out.width + region.x + region.width) * 4);
+    }
     return;
   }
   const range = style.range ?? rangeOf(map.values, 'minmax');
@@ -34,7 +41,7 @@ export function overlayPixels(out: PixelBuffer, map: PatchMap | null, box: CropB
   renderHeatmap(out, { width: map.width, height: map.height, values }, {
     colormap: style.colormap, opacity: style.opacity, cropBox: box, smooth: style.smooth,
     // `values` are normalised already: [0, 1], or [-1, 1] for a signed range.
-    range: range.signed ? SIGNED_UNIT_RANGE : UNIT_RANGE,
+    range: range.signed ? SIGNED_UNIT_RANGE : UNIT_RANGE, ...(region ? { region } : {}),
   });
 }
 
@@ -90,31 +97,4 @@ export interface GridLayout {
 /** Size of the canvas that holds a grid of cells. */
 export function gridSize(g: GridLayout): { width: number; height: number } {
   return { width: g.columns * g.width + (g.columns - 1) * g.gap, height: g.rows * g.height + (g.rows - 1) * g.gap };
-}
-
-/**
- * Paints the cells of `cells` (row-major, `cells[row][column]`) that `only` allows into `out`, a
- * buffer of {@link gridSize}: cell (r, c) at (c·(width + gap), r·(height + gap)), each as
- * {@link overlayPixels} would paint it on its own canvas; gaps stay transparent. One canvas for
- * a ViT-B's 144 layer × head maps costs one upload instead of 144.
- */
-export function gridPixels(out: PixelBuffer, cells: readonly (readonly (PatchMap | null)[])[], layout: GridLayout,
-  box: CropBox, style: OverlayStyle, only: (row: number, column: number) => boolean = () => true): void {
-  const size = gridSize(layout);
-  if (out.width !== size.width || out.height !== size.height) {
-    throw new Error(`grid buffer is ${out.width}×${out.height}, the layout needs ${size.width}×${size.height}`);
-  }
-  const cell = { data: new Uint8ClampedArray(layout.width * layout.height * 4), width: layout.width, height: layout.height };
-  const rowBytes = layout.width * 4;
-  for (let r = 0; r < layout.rows; r++) {
-    for (let c = 0; c < layout.columns; c++) {
-      if (!only(r, c)) continue;
-      overlayPixels(cell, cells[r]?.[c] ?? null, box, style);
-      const x0 = c * (layout.width + layout.gap);
-      const y0 = r * (layout.height + layout.gap);
-      for (let y = 0; y < layout.height; y++) {
-        out.data.set(cell.data.subarray(y * rowBytes, (y + 1) * rowBytes), ((y0 + y) * out.width + x0) * 4);
-      }
-    }
-  }
 }

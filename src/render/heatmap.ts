@@ -27,6 +27,29 @@ export interface HeatmapOptions {
   readonly cropBox: CropBox;
   /** true: bilinear between patch centres (edges clamped); false: each patch a flat square. */
   readonly smooth: boolean;
+  /**
+   * The rectangle of `out` to paint, in whole pixels; default all of it. The crop box is then
+   * relative to this rectangle, and nothing outside it is written: small multiples share one
+   * buffer this way.
+   */
+  readonly region?: Region;
+}
+
+/** A rectangle of whole pixels in a buffer. */
+export interface Region {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Throws unless `region` is a rectangle of whole pixels inside `out`. */
+export function checkRegion(out: PixelBuffer, region: Region): void {
+  const { x, y, width, height } = region;
+  if (![x, y, width, height].every(Number.isInteger) || x < 0 || y < 0 || width < 0 || height < 0
+    || x + width > out.width || y + height > out.height) {
+    throw new Error(`region ${width}×${height} at (${x}, ${y}) is not inside the ${out.width}×${out.height} buffer`);
+  }
 }
 
 /**
@@ -129,13 +152,17 @@ export function renderHeatmap(out: PixelBuffer, map: PatchMap, opts: HeatmapOpti
     pos[i] = Number.isNaN(v) ? (range.signed ? top / 2 : 0) : v <= 0 ? 0 : v >= 1 ? top : v * top;
   }
 
-  const { width: W, height: H } = out;
+  const region = opts.region ?? { x: 0, y: 0, width: out.width, height: out.height };
+  checkRegion(out, region);
+  const { width: W, height: H } = region;
+  const stride = out.width;
   const cols = axis(W, cropBox.x, cropBox.width, map.width, smooth);
   const rows = axis(H, cropBox.y, cropBox.height, map.height, smooth);
 
   // Write 32-bit words; an ImageData is always 4-byte aligned, other views get a staging copy.
   const aligned = out.data.byteOffset % 4 === 0;
-  const px = aligned ? new Uint32Array(out.data.buffer, out.data.byteOffset, W * H) : new Uint32Array(W * H);
+  const px = aligned ? new Uint32Array(out.data.buffer, out.data.byteOffset, out.width * out.height) : new Uint32Array(out.width * out.height);
+  if (!aligned) px.set(new Uint32Array(out.data.slice().buffer)); // pixels outside the region stay
 
   const gw = map.width;
   const line = new Float32Array(gw); // smooth: the patch row interpolated to this output row
@@ -143,7 +170,7 @@ export function renderHeatmap(out: PixelBuffer, map: PatchMap, opts: HeatmapOpti
   if (!smooth) for (let i = 0; i < n; i++) patchColor[i] = colors[((pos[i] as number) + 0.5) | 0] as number;
 
   for (let y = 0; y < H; y++) {
-    const o = y * W;
+    const o = (region.y + y) * stride + region.x;
     if (!rows.inside[y]) {
       px.fill(outside, o, o + W);
       continue;
@@ -165,6 +192,10 @@ export function renderHeatmap(out: PixelBuffer, map: PatchMap, opts: HeatmapOpti
         const t = a + ((line[cols.i1[x] as number] as number) - a) * (cols.w[x] as number);
         px[o + x] = colors[(t + 0.5) | 0] as number;
       }
+    } else if (y > 0 && rows.inside[y - 1] && rows.i0[y - 1] === rows.i0[y]) {
+      // Nearest: a row in the same patch row as the one above is a copy of it (native; the
+      // loop below then runs once per patch row, which counts before the JIT has warmed up).
+      px.copyWithin(o, o - stride, o - stride + W);
     } else {
       for (let x = 0; x < W; x++) {
         px[o + x] = cols.inside[x] ? (patchColor[r0 + (cols.i0[x] as number)] as number) : outside;
