@@ -26,6 +26,7 @@ export interface HeatmapCanvasProps {
 export const HeatmapCanvas = memo(function HeatmapCanvas(props: HeatmapCanvasProps) {
   const ref = useRef<HTMLCanvasElement>(null);
   const painted = useRef<OverlayPicture | null>(null);
+  const pixels = useRef<ImageData | null>(null);
   const { map, width, height, cropBox, imageWidth, imageHeight, style } = props;
   const sx = width / imageWidth;
   const sy = height / imageHeight;
@@ -37,7 +38,7 @@ export const HeatmapCanvas = memo(function HeatmapCanvas(props: HeatmapCanvasPro
     const picture: OverlayPicture = { map, box, style, width: canvas.width, height: canvas.height };
     if (painted.current && samePicture(painted.current, picture)) return;
     const frame = requestAnimationFrame(() => {
-      paintOverlay(canvas, map, box, style);
+      pixels.current = paintOverlay(canvas, map, box, style, pixels.current);
       painted.current = picture;
     });
     return () => cancelAnimationFrame(frame);
