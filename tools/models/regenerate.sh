@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the bundled model from a seed: train (five stages), evaluate, export, goldens, gallery.
+# Regenerates the bundled model from a seed: train (six stages), evaluate, export, goldens, gallery.
 # Needs Debian's python3-torch, python3-onnx, python3-pil and (for speed) libopenblas0-pthread.
-# Resumable: each stage checkpoints to its work folder (.work/, .work-stage2/ … .work-stage5/); run again to continue.
+# Resumable: each stage checkpoints to its work folder (.work/, .work-stage2/ … .work-stage6/); run again to continue.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=/usr/bin/python3
@@ -23,8 +23,11 @@ $PY train.py --init .work-stage3/final.pt --work .work-stage4 --steps "${STEPS4:
 # Stage 5: from stage 4, a lower learning rate.
 $PY train.py --init .work-stage4/final.pt --work .work-stage5 --steps "${STEPS5:-1500}" --batch 128 --lr 3e-4 --warmup 100 \
   --seed "$((SEED + 4))"
-FINAL=.work-stage5/final.pt
-$PY evaluate.py --ckpt $FINAL --n 300 | tee .work-stage5/metrics.json
+# Stage 6: from stage 5, longer at the same learning rate; two-object ranking was still rising.
+$PY train.py --init .work-stage5/final.pt --work .work-stage6 --steps "${STEPS6:-4000}" --batch 128 --lr 3e-4 --warmup 100 \
+  --seed "$((SEED + 5))"
+FINAL=.work-stage6/final.pt
+$PY evaluate.py --ckpt $FINAL --n 300 | tee .work-stage6/metrics.json
 $PY export.py --ckpt $FINAL --out ../../public/models/clip-lens-shapes
 $PY goldens.py --ckpt $FINAL --out golden
 $PY gallery.py --out ../../public/samples > /dev/null
