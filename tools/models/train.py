@@ -44,12 +44,16 @@ class CaptionBank:
         return torch.tensor(rows, dtype=torch.int64)
 
 
-def make_batch(rng: np.random.Generator, bank: CaptionBank, size: int, image_size: int):
-    """Images and the 24 class captions (each in a random template) with the presence matrix."""
+def make_batch(rng: np.random.Generator, bank: CaptionBank, size: int, image_size: int, pair_every: int = 4):
+    """Images and the 24 class captions (each in a random template) with the presence matrix.
+
+    Every `pair_every`-th scene has exactly two objects of different colour and shape (the
+    evaluation's two-object case); the others have 1-4 objects."""
     scenes = []
     for i in range(size):
-        n = 2 if i % 4 == 0 else int(rng.integers(1, 5))
-        scenes.append(make_scene(rng, image_size, image_size, n_objects=n, distinct=(i % 4 == 0)))
+        pair = i % pair_every == 0
+        n = 2 if pair else int(rng.integers(1, 5))
+        scenes.append(make_scene(rng, image_size, image_size, n_objects=n, distinct=pair))
     pos = np.zeros((size, len(CLASSES)), dtype=bool)  # pos[i, j]: class j is in image i
     for i, s in enumerate(scenes):
         for o in s.objects:
@@ -118,6 +122,7 @@ def main() -> None:
     ap.add_argument("--init", type=Path, default=None, help="start from these weights (a second stage)")
     ap.add_argument("--image-size", type=int, default=None, help="input side (default: the bundled model's)")
     ap.add_argument("--patch-size", type=int, default=None, help="patch side (default: the bundled model's)")
+    ap.add_argument("--pair-every", type=int, default=4, help="every N-th scene of a batch is a two-object pair")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -150,7 +155,7 @@ def main() -> None:
     t0 = time.time()
     while step < args.steps:
         rng = np.random.default_rng([args.seed, step])  # batch depends on step only: resumable
-        pixels, ids, ids2, pos = make_batch(rng, bank, args.batch, cfg.vision.image_size)
+        pixels, ids, ids2, pos = make_batch(rng, bank, args.batch, cfg.vision.image_size, args.pair_every)
         img = model.image_embeds(pixels)
         txt = model.text_embeds(torch.cat([ids, ids2]))
         txt, txt2 = txt[: ids.shape[0]], txt[ids.shape[0]:]
