@@ -4,10 +4,10 @@
  * ViT-B) made the first result a main-thread task of ~300 ms: each canvas is created, painted,
  * uploaded and composited on its own. Cells whose picture did not change are not repainted.
  */
-import { memo, useEffect, useRef } from 'react';
+import { useEffect, useRef } from 'react';
 import type { PatchMap } from '../explain/types';
 import type { CropBox } from '../protocol';
-import { gridSize, overlayPixels, samePicture, type OverlayPicture, type OverlayStyle } from './paint';
+import { gridCell, gridSize, overlayPixels, samePicture, type GridLayout, type OverlayPicture, type OverlayStyle } from './paint';
 
 export interface HeatmapGridProps {
   /** `cells[row][column]`; null paints a transparent cell (its map is on its way). */
@@ -37,10 +37,11 @@ const GAP = 2;
  */
 const PAINT_BUDGET_MS = 6;
 
-export const HeatmapGrid = memo(function HeatmapGrid(props: HeatmapGridProps) {
+export function HeatmapGrid(props: HeatmapGridProps) {
   const { cells, columns, cellWidth, cellHeight, cropBox, imageWidth, imageHeight, style } = props;
   const rows = cells.length;
-  const size = gridSize({ rows, columns, width: cellWidth, height: cellHeight, gap: GAP });
+  const layout: GridLayout = { rows, columns, width: cellWidth, height: cellHeight, gap: GAP };
+  const size = gridSize(layout);
   const ref = useRef<HTMLCanvasElement>(null);
   /** What each cell shows now, and the canvas's pixels (kept, so a repaint touches changed cells only). */
   const painted = useRef<{ pictures: OverlayPicture[][]; image: ImageData | null }>({ pictures: [], image: null });
@@ -77,7 +78,7 @@ export const HeatmapGrid = memo(function HeatmapGrid(props: HeatmapGridProps) {
       let done = 0;
       while (done < queue.length && (done === 0 || performance.now() - start < PAINT_BUDGET_MS)) {
         const { r, c, picture } = queue[done] as (typeof queue)[number];
-        const region = { x: c * (cellWidth + GAP), y: r * (cellHeight + GAP), width: cellWidth, height: cellHeight };
+        const region = gridCell(layout, r, c);
         overlayPixels(image, picture.map, box, style, region);
         (state.pictures[r] ??= [])[c] = picture;
         top = Math.min(top, region.y);
@@ -91,6 +92,8 @@ export const HeatmapGrid = memo(function HeatmapGrid(props: HeatmapGridProps) {
     };
     frame = requestAnimationFrame(step);
     return () => cancelAnimationFrame(frame);
+    // layout is derived from the listed values
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [cells, columns, cellWidth, cellHeight, cropBox, imageWidth, imageHeight, style]);
 
   const track = (n: number, px: number) => `repeat(${n}, ${px}px)`;
@@ -115,4 +118,4 @@ export const HeatmapGrid = memo(function HeatmapGrid(props: HeatmapGridProps) {
       }))}
     </div>
   );
-});
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gridSize, overlayPixels, samePicture, type OverlayPicture, type OverlayStyle } from './paint';
+import { gridCell, gridSize, overlayPixels, samePicture, type OverlayPicture, type OverlayStyle } from './paint';
 
 const picture = (values: number[], patch: Partial<OverlayPicture> = {}): OverlayPicture => ({
   map: { width: 2, height: 2, values: Float32Array.from(values) },
@@ -46,7 +46,7 @@ describe('overlayPixels in a region (small multiples on one canvas)', () => {
   const box = { x: 0, y: 1, width: 5, height: 3 }; // a wide image: grey above the crop
   const map = (seed: number) => ({ width: 2, height: 2, values: Float32Array.from([seed, 1, 2, 3 - seed]) });
   const layout = { rows: 2, columns: 3, width: 5, height: 4, gap: 2 };
-  const regionOf = (r: number, c: number) => ({ x: c * 7, y: r * 6, width: 5, height: 4 });
+  const regionOf = (r: number, c: number) => gridCell(layout, r, c);
   const cut = (out: { data: Uint8ClampedArray; width: number }, g: { x: number; y: number; width: number; height: number }) => {
     const got = new Uint8ClampedArray(g.width * g.height * 4);
     for (let y = 0; y < g.height; y++) {
@@ -60,8 +60,9 @@ describe('overlayPixels in a region (small multiples on one canvas)', () => {
     return { data: new Uint8ClampedArray(width * height * 4).fill(7), width, height };
   };
 
-  it('sizes a grid for its cells and the gaps between them', () => {
+  it('sizes a grid for its cells and the gaps between them, and places each cell', () => {
     expect(gridSize(layout)).toEqual({ width: 3 * 5 + 2 * 2, height: 2 * 4 + 2 });
+    expect(gridCell(layout, 1, 2)).toEqual({ x: 14, y: 6, width: 5, height: 4 });
   });
 
   it('paints a cell as its own canvas would, and nothing outside it', () => {

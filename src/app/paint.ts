@@ -106,3 +106,8 @@ export interface GridLayout {
 export function gridSize(g: GridLayout): { width: number; height: number } {
   return { width: g.columns * g.width + (g.columns - 1) * g.gap, height: g.rows * g.height + (g.rows - 1) * g.gap };
 }
+
+/** Where cell (row, column) lies on that canvas (a region for {@link overlayPixels}). */
+export function gridCell(g: GridLayout, row: number, column: number): Region {
+  return { x: column * (g.width + g.gap), y: row * (g.height + g.gap), width: g.width, height: g.height };
+}

@@ -193,8 +193,8 @@ export function renderHeatmap(out: PixelBuffer, map: PatchMap, opts: HeatmapOpti
         px[o + x] = colors[(t + 0.5) | 0] as number;
       }
     } else if (y > 0 && rows.inside[y - 1] && rows.i0[y - 1] === rows.i0[y]) {
-      // Nearest: a row in the same patch row as the one above is a copy of it (native; the
-      // loop below then runs once per patch row, which counts before the JIT has warmed up).
+      // Nearest: a row in the same patch row as the one above is a copy of it (one native copy
+      // instead of the per-pixel loop below).
       px.copyWithin(o, o - stride, o - stride + W);
     } else {
       for (let x = 0; x < W; x++) {
