@@ -15,11 +15,22 @@ function backendFromUrl(): 'auto' | Backend {
   return b === 'wasm' || b === 'webgpu' ? b : 'auto';
 }
 
+/**
+ * ONNX Runtime's WASM threads: one per core up to 4, or `?threads=N` from the address (1 leaves
+ * the other cores to the page, e.g. to keep the UI smooth on a 2-core machine). One thread when
+ * the page is not cross-origin isolated: multi-threaded WASM needs SharedArrayBuffer (COOP/COEP).
+ */
+export function wasmThreads(param: string | null, isolated: boolean, cores: number): number {
+  if (!isolated) return 1;
+  const asked = param === null ? NaN : Number(param);
+  if (Number.isInteger(asked) && asked >= 1) return Math.min(asked, 16);
+  return Math.max(1, Math.min(4, cores || 1));
+}
+
 export function startWorker(): WorkerHandle {
   const worker = new Worker(new URL('../worker/lens.worker.ts', import.meta.url), { type: 'module', name: 'clip-lens-model' });
   const api = Comlink.wrap<LensWorkerApi>(worker);
-  // Multi-threaded WASM needs SharedArrayBuffer, i.e. a cross-origin isolated page (COOP/COEP).
-  const threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+  const threads = wasmThreads(new URLSearchParams(location.search).get('threads'), self.crossOriginIsolated, navigator.hardwareConcurrency);
   void api.init({ ortBase: new URL('ort/', document.baseURI).href, backend: backendFromUrl(), threads });
   return api;
 }
