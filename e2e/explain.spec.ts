@@ -69,6 +69,13 @@ test('gradient relevance points at the prompted object; the token view picks a c
   for (let i = 0; i < SCENES; i++) {
     const { o, hit: onTarget } = await pointsAtTarget(i);
     if (onTarget) hits++;
+    if (i === 0) {
+      // tfjs's WASM backend runs as many threads as ONNX Runtime (one per core, at most 4).
+      const computed = page.getByTestId('relevance-computed');
+      await expect(computed).toContainText('Relevance computed in');
+      const threads = await page.evaluate(() => (crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1));
+      if ((await computed.getAttribute('data-backend')) === 'wasm') await expect(computed).toHaveAttribute('data-threads', String(threads));
+    }
     const top = await page.getByTestId('token-view').getAttribute('data-top-token');
     if (top === o.colour || top === o.shape) wordHits++;
   }

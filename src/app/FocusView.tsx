@@ -19,6 +19,14 @@ import { RelevanceStatus } from './RelevanceStatus';
 import { TokenView } from './TokenView';
 
 const FOCUS_WIDTH = 448;
+
+const TF_BACKEND_LABELS: Record<string, string> = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WASM', cpu: 'CPU' };
+
+/** "Relevance computed in 1.3 s with tfjs (WASM, 2 threads)." */
+function relevanceComputedText(c: { backend: string; threads: number; ms: number; cached: boolean }): string {
+  const how = `tfjs (${TF_BACKEND_LABELS[c.backend] ?? c.backend}${c.threads > 1 ? `, ${c.threads} threads` : ''})`;
+  return c.cached ? `Relevance from the worker's cache (computed with ${how}).` : `Relevance computed in ${(c.ms / 1000).toFixed(1)} s with ${how}.`;
+}
 const THUMB_WIDTH = 84;
 
 export function FocusView() {
@@ -85,6 +93,11 @@ export function FocusView() {
       </div>
       {shown?.note && !relevanceShown && <p className="status">{shown.note}</p>}
       {shown && <RelevanceStatus waiting={shown.waiting} cancelled={shown.cancelled} />}
+      {shown?.computed && (
+        <p className="hint" data-testid="relevance-computed" data-backend={shown.computed.backend} data-threads={shown.computed.threads}>
+          {relevanceComputedText(shown.computed)}
+        </p>
+      )}
       <p className="hover-readout" data-testid="hover-value" aria-live="polite">
         {hover ? `patch ${hover.patch + 1} (row ${Math.floor(hover.patch / result.grid.width) + 1}, column ${(hover.patch % result.grid.width) + 1}): ${hover.value.toPrecision(3)}` : 'Hover the image to read a patch; click it to see where it attends.'}
       </p>

@@ -88,6 +88,8 @@ export interface ImageView {
   waiting: RelevanceKey[];
   /** Gradient relevance computations the user cancelled: the map needs them run again. */
   cancelled: RelevanceKey[];
+  /** How a gradient relevance map was computed (tfjs backend, threads, time), when it shows one. */
+  computed?: { backend: string; threads: number; ms: number; cached: boolean };
 }
 
 const viewOf = (map: PatchMap | null, note: string | null = null, pending = false): ImageView =>
@@ -138,7 +140,8 @@ function promptMapView(imageId: string, result: ImageResult, method: PromptMapMe
   if (entry.status === 'running') return { ...viewOf(null, `Computing relevance for “${promptText}”…`, true), waiting: [key] };
   if (entry.status === 'cancelled') return { ...viewOf(null, `Cancelled: relevance for “${promptText}”.`), cancelled: [key] };
   if (entry.status === 'error') return viewOf(null, entry.message);
-  return viewOf({ width: result.grid.width, height: result.grid.height, values: entry.result.imageMap });
+  const { backend, threads, ms, cached } = entry.result;
+  return { ...viewOf({ width: result.grid.width, height: result.grid.height, values: entry.result.imageMap }), computed: { backend, threads, ms, cached } };
 }
 
 /** The options a single-layer or rollout map depends on. */

@@ -218,6 +218,8 @@ export interface RelevanceResult {
   gradients?: { vision: AttentionTensor; text: AttentionTensor };
   /** tfjs backend that computed it: 'webgpu' | 'webgl' | 'wasm' | 'cpu'. */
   backend: string;
+  /** Threads of that backend (WASM: XNNPACK's; 1 for the others). */
+  threads: number;
   /** Time spent in the worker, ms (0 when answered from the worker's cache). */
   ms: number;
   /** True when the worker answered from its result cache. */

@@ -34,6 +34,7 @@ import { findBlockInputs, startsExactly, type BlockInputs } from './onnx/structu
 import { attentionToFloat32, layerAttentions, type TensorLike } from './onnx/tensors';
 import { reduceLayers, tokenRowsOfLayers } from '../explain/reduce';
 import type { ReducedAttention } from '../explain/types';
+import { setTfWasmThreads } from './grad/backend';
 import { RelevanceEngine, type EncoderRunInput } from './grad/engine';
 import type { BlockTensor } from './grad/gradients';
 import { DenseEngine } from './grad/dense';
@@ -135,6 +136,7 @@ export class ModelRuntime {
     this.opts = opts;
     ort.env.wasm.wasmPaths = opts.ortBase;
     ort.env.wasm.numThreads = opts.threads;
+    setTfWasmThreads(opts.threads);
   }
 
   counters(): RunCounters {

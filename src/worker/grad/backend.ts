@@ -2,7 +2,8 @@
  * Chooses the tfjs backend the gradient interpreter runs on, once per worker.
  *
  * Order: WebGPU (a hardware adapter) → WebGL 2 (OffscreenCanvas, float32 render targets, not a
- * software renderer) → WASM (XNNPACK, SIMD, single-threaded: ORT already uses the cores) → CPU
+ * software renderer) → WASM (XNNPACK, SIMD; as many threads as ONNX Runtime, see
+ * {@link setTfWasmThreads}: a relevance pass and an encoding rarely run at once) → CPU
  * (plain JS, always works, slow). Each candidate that fails to initialise is skipped, so a
  * browser without a GPU still gets an answer. Backends are imported lazily: only the one used
  * is downloaded.
@@ -18,6 +19,31 @@ export const TF_BACKENDS: readonly TfBackend[] = ['webgpu', 'webgl', 'wasm', 'cp
 
 /** Why each skipped backend was skipped (for the curious and for bug reports). */
 export const skippedBackends: { backend: TfBackend; reason: string }[] = [];
+
+let wasmThreads = 1;
+let startedThreads = 1;
+
+/** Threads for tfjs's WASM backend (set before the first relevance request; the worker uses ORT's count). */
+export function setTfWasmThreads(threads: number): void {
+  wasmThreads = threads;
+}
+
+/** Threads of the backend in use: the WASM backend's, else 1. */
+export function tfThreads(): number {
+  return startedThreads;
+}
+
+/** Makes `backend` current: `tf.setBackend` and `tf.ready`, WASM through ./wasmBackend.ts (threads). */
+async function start(backend: TfBackend): Promise<void> {
+  const run = async () => {
+    if (!(await tf.setBackend(backend))) throw new Error('initialisation failed');
+    await tf.ready();
+  };
+  if (backend !== 'wasm') return run();
+  const { startWasm, wasmThreadCount } = await import('./wasmBackend');
+  await startWasm(wasmThreads, run);
+  startedThreads = wasmThreadCount();
+}
 
 async function prepare(backend: TfBackend): Promise<void> {
   switch (backend) {
@@ -41,11 +67,9 @@ async function prepare(backend: TfBackend): Promise<void> {
       await import('@tensorflow/tfjs-backend-webgl');
       return;
     }
-    case 'wasm': {
-      const { configureWasm } = await import('./wasmBackend');
-      configureWasm();
+    case 'wasm':
+      await import('./wasmBackend');
       return;
-    }
     case 'cpu':
       return; // imported statically above
   }
@@ -71,8 +95,7 @@ export function initTfBackend(candidates: readonly TfBackend[] = TF_BACKENDS): P
     for (const backend of candidates) {
       try {
         await prepare(backend);
-        if (!(await tf.setBackend(backend))) throw new Error('initialisation failed');
-        await tf.ready();
+        await start(backend);
         checkPrecision(backend);
         return backend;
       } catch (e) {

@@ -37,7 +37,7 @@ import { formatWorkerError, type AttentionTensor, type RelevanceProgress, type R
 import { headImportance, imageRelevance, textRelevance } from '../../explain/relevance';
 import type { GradientStack } from '../../explain/method';
 import type { AttentionStack } from '../../explain/types';
-import { initTfBackend, type TfBackend } from './backend';
+import { initTfBackend, tfThreads, type TfBackend } from './backend';
 import { clipGradients, type BlockTensor, type EncoderGradients, type EncoderSpec, type GradientStage } from './gradients';
 import { OnnxInterpreter, UnsupportedOpError } from './interpreter';
 import { LruCache } from './lru';
@@ -309,6 +309,7 @@ export class RelevanceEngine {
       textHeadImportance: headImportance(t.attention, t.gradient),
       score: grads.score,
       backend: graphs.backend,
+      threads: tfThreads(),
       ms: performance.now() - t0,
       cached: false,
     };
