@@ -96,6 +96,16 @@ def pairwise_sigmoid_loss(logits: torch.Tensor, bias: torch.Tensor, pos: torch.T
     return torch.nn.functional.binary_cross_entropy_with_logits(logits + bias, pos.float())
 
 
+def ranking_loss(logits: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Per image, the weakest present caption against the strongest absent one (softplus of the
+    gap): the two-object metric itself. The softmax and sigmoid terms are satisfied by most pairs
+    while one object of a scene still loses to a caption sharing only its colour."""
+    neg_inf = torch.finfo(logits.dtype).min
+    weakest = logits.masked_fill(~pos, -neg_inf).min(1).values
+    strongest = logits.masked_fill(pos, neg_inf).max(1).values
+    return torch.nn.functional.softplus(strongest - weakest + 1.0).mean()
+
+
 def resize_patches(state: dict, patch: int) -> dict:
     """Weights trained at one patch size, for another with the same grid (e.g. 8-px patches of a
     64-px input -> 12-px patches of a 96-px input): the patch kernel is resampled bilinearly and
@@ -123,6 +133,7 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=None, help="input side (default: the bundled model's)")
     ap.add_argument("--patch-size", type=int, default=None, help="patch side (default: the bundled model's)")
     ap.add_argument("--pair-every", type=int, default=4, help="every N-th scene of a batch is a two-object pair")
+    ap.add_argument("--rank-weight", type=float, default=0.0, help="weight of the ranking term (0: off)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -165,6 +176,8 @@ def main() -> None:
         logits = model.logit_scale.exp().clamp(max=100) * img @ txt.t()
         loss = (multi_positive_loss(logits, pos) + pairwise_sigmoid_loss(logits, bias, pos)
                 + caption_loss(txt, txt2))
+        if args.rank_weight:
+            loss = loss + args.rank_weight * ranking_loss(logits, pos)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
