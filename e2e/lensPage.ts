@@ -18,10 +18,11 @@ export function repoFile(path: string, mimeType = 'image/png', name?: string): F
 export class LensPage {
   constructor(readonly page: Page, readonly backend: string) {}
 
-  static async open(page: Page, info: TestInfo): Promise<LensPage> {
+  /** Opens the app on the project's backend; `extra` adds address parameters (e.g. `&threads=1`). */
+  static async open(page: Page, info: TestInfo, extra = ''): Promise<LensPage> {
     const backend = String(info.project.metadata['backend'] ?? 'wasm');
     const lens = new LensPage(page, backend);
-    await page.goto(`./?backend=${backend}`);
+    await page.goto(`./?backend=${backend}${extra}`);
     await expect(page.getByTestId('model-status')).toHaveText(/ready/, { timeout: 90_000 });
     return lens;
   }

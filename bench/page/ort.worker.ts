@@ -291,7 +291,7 @@ const api: OrtBenchApi = {
       const t0 = performance.now();
       const r = await rt.relevance({ requestId: ++requestId, imageId, promptIds, startLayerImage: start, startLayerText: start });
       if (r.cached) throw new Error('relevance came from the cache');
-      return { ms: performance.now() - t0, backend: r.backend };
+      return { ms: performance.now() - t0, backend: r.threads > 1 ? `${r.backend}, ${r.threads} threads` : r.backend };
     };
     const first = await time(await encode(), -1);
     const skipped = skippedBackends.map((b) => `${b.backend}: ${b.reason}`).join('; ');

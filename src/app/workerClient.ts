@@ -30,7 +30,10 @@ export function wasmThreads(param: string | null, isolated: boolean, cores: numb
 export function startWorker(): WorkerHandle {
   const worker = new Worker(new URL('../worker/lens.worker.ts', import.meta.url), { type: 'module', name: 'clip-lens-model' });
   const api = Comlink.wrap<LensWorkerApi>(worker);
-  const threads = wasmThreads(new URLSearchParams(location.search).get('threads'), self.crossOriginIsolated, navigator.hardwareConcurrency);
-  void api.init({ ortBase: new URL('ort/', document.baseURI).href, backend: backendFromUrl(), threads });
+  const params = new URLSearchParams(location.search);
+  const threads = wasmThreads(params.get('threads'), self.crossOriginIsolated, navigator.hardwareConcurrency);
+  // Gradient relevance: single-threaded unless asked (see WorkerInit.gradThreads).
+  const gradThreads = params.has('gradthreads') ? wasmThreads(params.get('gradthreads'), self.crossOriginIsolated, 1) : 1;
+  void api.init({ ortBase: new URL('ort/', document.baseURI).href, backend: backendFromUrl(), threads, gradThreads });
   return api;
 }

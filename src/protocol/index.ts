@@ -296,6 +296,11 @@ export interface WorkerInit {
   backend: 'auto' | Backend;
   /** WASM threads; 1 when the page is not cross-origin isolated. */
   threads: number;
+  /**
+   * Threads of tfjs's WASM backend for gradient relevance (default 1): on 2 cores two threads
+   * were slower (docs/benchmarks.md), so more is opt-in (`?gradthreads=N`).
+   */
+  gradThreads?: number;
 }
 
 export interface LensWorkerApi {

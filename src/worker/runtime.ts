@@ -136,7 +136,7 @@ export class ModelRuntime {
     this.opts = opts;
     ort.env.wasm.wasmPaths = opts.ortBase;
     ort.env.wasm.numThreads = opts.threads;
-    setTfWasmThreads(opts.threads);
+    setTfWasmThreads(opts.gradThreads ?? 1);
   }
 
   counters(): RunCounters {

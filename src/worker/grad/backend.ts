@@ -2,9 +2,8 @@
  * Chooses the tfjs backend the gradient interpreter runs on, once per worker.
  *
  * Order: WebGPU (a hardware adapter) → WebGL 2 (OffscreenCanvas, float32 render targets, not a
- * software renderer) → WASM (XNNPACK, SIMD; as many threads as ONNX Runtime, see
- * {@link setTfWasmThreads}: a relevance pass and an encoding rarely run at once) → CPU
- * (plain JS, always works, slow). Each candidate that fails to initialise is skipped, so a
+ * software renderer) → WASM (XNNPACK, SIMD; single-threaded unless {@link setTfWasmThreads}
+ * asks for more: on 2 cores two threads were slower) → CPU (plain JS, always works, slow). Each candidate that fails to initialise is skipped, so a
  * browser without a GPU still gets an answer. Backends are imported lazily: only the one used
  * is downloaded.
  */
@@ -23,7 +22,7 @@ export const skippedBackends: { backend: TfBackend; reason: string }[] = [];
 let wasmThreads = 1;
 let startedThreads = 1;
 
-/** Threads for tfjs's WASM backend (set before the first relevance request; the worker uses ORT's count). */
+/** Threads for tfjs's WASM backend (set before the first relevance request; the page's `?gradthreads=N`). */
 export function setTfWasmThreads(threads: number): void {
   wasmThreads = threads;
 }

@@ -2,9 +2,11 @@
  * tfjs's WASM backend, with its binaries served from our origin by Vite (`?url` imports give
  * each file a hashed URL in the build). Imported lazily by ./backend.ts.
  *
- * Multi-threaded when the page is cross-origin isolated: XNNPACK then splits each MatMul over
- * `threads` pthreads (all-layers relevance on ViT-B/32 is ~70 % batched MatMul). Two things in
- * tfjs 4.x stand in the way, and both are handled here:
+ * Multi-threaded when asked (`?gradthreads=N`) and the page is cross-origin isolated: XNNPACK
+ * then splits each MatMul over `threads` pthreads (all-layers relevance on ViT-B/32 is ~70 %
+ * batched MatMul). Not the default: on a 2-core machine two threads made relevance slower
+ * (ViT-B/32 all layers 1.5 → 2.4 s; docs/benchmarks.md). Two things in tfjs 4.x stood in the
+ * way of threads at all, and both are handled here:
  *
  * 1. Its pthread workers are Blob workers whose script is `factory.toString()` — the source of
  *    the Emscripten factory function. After bundling and minification that function refers to
