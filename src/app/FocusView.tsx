@@ -86,7 +86,7 @@ export function FocusView() {
         <img src={entry.url} alt={entry.name} width={FOCUS_WIDTH} height={height} />
         <HeatmapCanvas
           map={map} width={FOCUS_WIDTH} height={height} cropBox={result.cropBox}
-          imageWidth={result.width} imageHeight={result.height} style={style} testId="focus-heatmap" priority={0}
+          imageWidth={result.width} imageHeight={result.height} style={style} testId="focus-heatmap"
           onHover={(patch, value) => setHover(patch === null || value === null ? null : { patch, value })}
           onPick={(patch) => setView({ queryPatch: patch === null || patch === view.queryPatch ? null : patch })}
         />

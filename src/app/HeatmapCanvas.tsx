@@ -1,13 +1,12 @@
 /**
  * A canvas over an image that paints one PatchMap. Thin wrapper: the pixels come from the pure
- * renderer; repaints go through the page's paint queue (./paintQueue.ts: animation frames, a
- * budget per frame) and are skipped when they would draw the same pixels again.
+ * renderer; repaints are batched to animation frames and skipped when they would draw the same
+ * pixels again.
  */
 import { memo, useEffect, useRef } from 'react';
 import type { PatchMap } from '../explain/types';
 import type { CropBox } from '../protocol';
 import { paintOverlay, samePicture, type OverlayPicture, type OverlayStyle } from './paint';
-import { paintQueue } from './paintQueue';
 
 export interface HeatmapCanvasProps {
   map: PatchMap | null;
@@ -20,8 +19,6 @@ export interface HeatmapCanvasProps {
   imageHeight: number;
   style: OverlayStyle;
   testId?: string;
-  /** Paint-queue priority: lower paints first when many canvases repaint at once (default 1). */
-  priority?: number;
   onHover?: (patch: number | null, value: number | null) => void;
   onPick?: (patch: number | null) => void;
 }
@@ -30,7 +27,7 @@ export const HeatmapCanvas = memo(function HeatmapCanvas(props: HeatmapCanvasPro
   const ref = useRef<HTMLCanvasElement>(null);
   const painted = useRef<OverlayPicture | null>(null);
   const pixels = useRef<ImageData | null>(null);
-  const { map, width, height, cropBox, imageWidth, imageHeight, style, priority = 1 } = props;
+  const { map, width, height, cropBox, imageWidth, imageHeight, style } = props;
   const sx = width / imageWidth;
   const sy = height / imageHeight;
   const box = { x: cropBox.x * sx, y: cropBox.y * sy, width: cropBox.width * sx, height: cropBox.height * sy };
@@ -40,13 +37,14 @@ export const HeatmapCanvas = memo(function HeatmapCanvas(props: HeatmapCanvasPro
     if (!canvas) return;
     const picture: OverlayPicture = { map, box, style, width: canvas.width, height: canvas.height };
     if (painted.current && samePicture(painted.current, picture)) return;
-    return paintQueue.schedule(() => {
+    const frame = requestAnimationFrame(() => {
       pixels.current = paintOverlay(canvas, map, box, style, pixels.current);
       painted.current = picture;
-    }, priority);
+    });
+    return () => cancelAnimationFrame(frame);
     // box is derived from the listed values
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [map, width, height, cropBox, imageWidth, imageHeight, style, priority]);
+  }, [map, width, height, cropBox, imageWidth, imageHeight, style]);
 
   const patchFromEvent = (e: React.MouseEvent<HTMLCanvasElement>): number | null => {
     if (!map) return null;

@@ -2,14 +2,12 @@
  * Small multiples: one map per (row, column) — the focus view's layers × heads — drawn on ONE
  * canvas, with a transparent button over each cell to pick it. A canvas per cell (144 on a
  * ViT-B) made the first result a main-thread task of ~300 ms: each canvas is created, painted,
- * uploaded and composited on its own. Cells whose picture did not change are not repainted; the
- * others are painted a few per frame, through the page's paint queue (./paintQueue.ts).
+ * uploaded and composited on its own. Cells whose picture did not change are not repainted.
  */
 import { useEffect, useRef } from 'react';
 import type { PatchMap } from '../explain/types';
 import type { CropBox } from '../protocol';
 import { gridCell, gridSize, overlayPixels, samePicture, type GridLayout, type OverlayPicture, type OverlayStyle } from './paint';
-import { paintQueue } from './paintQueue';
 
 export interface HeatmapGridProps {
   /** `cells[row][column]`; null paints a transparent cell (its map is on its way). */
@@ -38,8 +36,6 @@ const GAP = 2;
  * first time is when the first result arrives.
  */
 const PAINT_BUDGET_MS = 6;
-/** After the focus view's map (0) and the image cards (1) in the page's paint queue. */
-const GRID_PRIORITY = 2;
 
 export function HeatmapGrid(props: HeatmapGridProps) {
   const { cells, columns, cellWidth, cellHeight, cropBox, imageWidth, imageHeight, style } = props;
@@ -74,7 +70,7 @@ export function HeatmapGrid(props: HeatmapGridProps) {
     });
     canvas.dataset['pending'] = String(queue.length);
     if (queue.length === 0) return;
-    let cancel = () => {};
+    let frame = 0;
     const step = () => {
       const start = performance.now();
       let top = Infinity;
@@ -92,10 +88,10 @@ export function HeatmapGrid(props: HeatmapGridProps) {
       ctx.putImageData(image, 0, 0, 0, top, image.width, bottom - top);
       queue.splice(0, done);
       canvas.dataset['pending'] = String(queue.length);
-      if (queue.length > 0) cancel = paintQueue.schedule(step, GRID_PRIORITY);
+      if (queue.length > 0) frame = requestAnimationFrame(step);
     };
-    cancel = paintQueue.schedule(step, GRID_PRIORITY);
-    return () => cancel();
+    frame = requestAnimationFrame(step);
+    return () => cancelAnimationFrame(frame);
     // layout is derived from the listed values
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [cells, columns, cellWidth, cellHeight, cropBox, imageWidth, imageHeight, style]);
