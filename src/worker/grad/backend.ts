@@ -3,9 +3,9 @@
  *
  * Order: WebGPU (a hardware adapter) → WebGL 2 (OffscreenCanvas, float32 render targets, not a
  * software renderer) → WASM (XNNPACK, SIMD; single-threaded unless {@link setTfWasmThreads}
- * asks for more: on 2 cores two threads were slower) → CPU (plain JS, always works, slow). Each candidate that fails to initialise is skipped, so a
- * browser without a GPU still gets an answer. Backends are imported lazily: only the one used
- * is downloaded.
+ * asks for more: on 2 cores two threads were slower) → CPU (plain JS, always works, slow). Each
+ * candidate that fails to initialise is skipped, so a browser without a GPU still gets an
+ * answer. Backends are imported lazily: only the one used is downloaded.
  */
 import * as tf from '@tensorflow/tfjs-core';
 // Core registers no gradients by itself; relevance needs them all.

@@ -81,8 +81,8 @@ export function wasmThreadCount(): number {
 export async function startWasm<T>(threads: number, start: () => Promise<T>): Promise<T> {
   setWasmPaths({ 'tfjs-backend-wasm.wasm': plain, 'tfjs-backend-wasm-simd.wasm': simd, 'tfjs-backend-wasm-threaded-simd.wasm': threaded });
   const wanted = Math.min(MAX_THREADS, Math.floor(threads));
-  const expression = standaloneFactorySource(threadedSource);
-  if (wanted <= 1 || !globalThis.crossOriginIsolated || !expression) {
+  const expression = wanted > 1 && globalThis.crossOriginIsolated ? standaloneFactorySource(threadedSource) : null;
+  if (!expression) {
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     return start();
   }
