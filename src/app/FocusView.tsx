@@ -11,7 +11,7 @@ import { resolvedHeads, resolvedLayer, useLens, useResultsVersion } from '../sta
 import { ColorBar } from './ColorBar';
 import { ComparePanel } from './ComparePanel';
 import { HeatmapCanvas } from './HeatmapCanvas';
-import { colormapFor, extremes, imageView, layerHeadMaps, promptA, promptB, viewRows } from './maps';
+import { colormapFor, extremes, imageView, layerHeadMaps, promptA, promptB, viewRows, type RelevanceComputed } from './maps';
 import type { OverlayStyle } from './paint';
 import { HeadRanking } from './HeadRanking';
 import { HeatmapGrid } from './HeatmapGrid';
@@ -19,15 +19,15 @@ import { RelevanceStatus } from './RelevanceStatus';
 import { TokenView } from './TokenView';
 
 const FOCUS_WIDTH = 448;
+const THUMB_WIDTH = 84;
 
 const TF_BACKEND_LABELS: Record<string, string> = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WASM', cpu: 'CPU' };
 
 /** "Relevance computed in 1.3 s with tfjs (WASM, 2 threads)." */
-function relevanceComputedText(c: { backend: string; threads: number; ms: number; cached: boolean }): string {
+function relevanceComputedText(c: RelevanceComputed): string {
   const how = `tfjs (${TF_BACKEND_LABELS[c.backend] ?? c.backend}${c.threads > 1 ? `, ${c.threads} threads` : ''})`;
   return c.cached ? `Relevance from the worker's cache (computed with ${how}).` : `Relevance computed in ${(c.ms / 1000).toFixed(1)} s with ${how}.`;
 }
-const THUMB_WIDTH = 84;
 
 export function FocusView() {
   const view = useLens((s) => s.view);

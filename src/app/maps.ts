@@ -6,7 +6,7 @@ import { rowMap, textRow } from '../explain/attention';
 import { differenceMap } from '../explain/difference';
 import { rolloutMap } from '../explain/rollout';
 import type { Grid, PatchMap, ReducedAttention, TokenRows } from '../explain/types';
-import type { ImageResult } from '../protocol';
+import type { ImageResult, RelevanceResult } from '../protocol';
 import type { PromptResult } from '../state/results';
 import type { ColormapId } from '../render/colormap';
 import type { PromptEntry, PromptMapMethod } from '../state/store';
@@ -89,8 +89,11 @@ export interface ImageView {
   /** Gradient relevance computations the user cancelled: the map needs them run again. */
   cancelled: RelevanceKey[];
   /** How a gradient relevance map was computed (tfjs backend, threads, time), when it shows one. */
-  computed?: { backend: string; threads: number; ms: number; cached: boolean };
+  computed?: RelevanceComputed;
 }
+
+/** How a gradient relevance map was computed: the worker's result without the maps. */
+export type RelevanceComputed = Pick<RelevanceResult, 'backend' | 'threads' | 'ms' | 'cached'>;
 
 const viewOf = (map: PatchMap | null, note: string | null = null, pending = false): ImageView =>
   ({ map, note, pending, signed: false, waiting: [], cancelled: [] });
