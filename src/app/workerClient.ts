@@ -32,8 +32,8 @@ export function startWorker(): WorkerHandle {
   const api = Comlink.wrap<LensWorkerApi>(worker);
   const params = new URLSearchParams(location.search);
   const threads = wasmThreads(params.get('threads'), self.crossOriginIsolated, navigator.hardwareConcurrency);
-  // Gradient relevance: single-threaded unless asked (see WorkerInit.gradThreads).
-  const gradThreads = params.has('gradthreads') ? wasmThreads(params.get('gradthreads'), self.crossOriginIsolated, 1) : 1;
+  // Gradient relevance: one thread unless `?gradthreads=N` asks (see WorkerInit.gradThreads).
+  const gradThreads = wasmThreads(params.get('gradthreads'), self.crossOriginIsolated, 1);
   void api.init({ ortBase: new URL('ort/', document.baseURI).href, backend: backendFromUrl(), threads, gradThreads });
   return api;
 }

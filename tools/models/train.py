@@ -100,9 +100,9 @@ def ranking_loss(logits: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     """Per image, the weakest present caption against the strongest absent one (softplus of the
     gap): the two-object metric itself. The softmax and sigmoid terms are satisfied by most pairs
     while one object of a scene still loses to a caption sharing only its colour."""
-    neg_inf = torch.finfo(logits.dtype).min
-    weakest = logits.masked_fill(~pos, -neg_inf).min(1).values
-    strongest = logits.masked_fill(pos, neg_inf).max(1).values
+    lowest, highest = torch.finfo(logits.dtype).min, torch.finfo(logits.dtype).max
+    weakest = logits.masked_fill(~pos, highest).min(1).values
+    strongest = logits.masked_fill(pos, lowest).max(1).values
     return torch.nn.functional.softplus(strongest - weakest + 1.0).mean()
 
 
