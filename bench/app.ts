@@ -215,28 +215,44 @@ export async function throughput(page: Page, images: ImageFile[], timeout: numbe
   };
 }
 
-/** JS memory of the page and its workers (needs cross-origin isolation), and the main thread's heap. */
+/**
+ * JS memory of the page and each of its workers, read over the DevTools protocol: the V8 heap in use
+ * plus the backing stores of its ArrayBuffers (where ORT's and tfjs's WebAssembly memories live).
+ * `performance.measureUserAgentSpecificMemory()` would give the same split, but it waits about a
+ * minute for workers blocked in `Atomics.wait` (ORT's idle threads) before it answers.
+ */
 export async function memory(page: Page): Promise<MemoryResult> {
-  return page.evaluate(async () => {
-    interface UaMemory {
-      bytes: number;
-      breakdown: { bytes: number; attribution: { scope?: string }[] }[];
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const targets: MemoryResult['targets'] = [{ name: 'page', ...heapBytes(await cdp.send('Runtime.getHeapUsage')) }];
+    // Playwright is already attached to the workers; a second, non-flat session is ours to talk through.
+    const replies = new Map<number, (message: string) => void>();
+    cdp.on('Target.receivedMessageFromTarget', (e) => {
+      const id = (JSON.parse(e.message) as { id?: number }).id;
+      if (id !== undefined) replies.get(id)?.(e.message);
+    });
+    const { targetInfos } = await cdp.send('Target.getTargets');
+    let nextId = 1;
+    for (const info of targetInfos.filter((t) => t.type === 'worker')) {
+      const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: info.targetId, flatten: false });
+      const id = nextId++;
+      const reply = new Promise<string>((resolve) => replies.set(id, resolve));
+      await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method: 'Runtime.getHeapUsage' }) });
+      const { result } = JSON.parse(await reply) as { result: HeapUsage };
+      await cdp.send('Target.detachFromTarget', { sessionId });
+      targets.push({ name: new URL(info.url).pathname.split('/').pop() ?? info.url, ...heapBytes(result) });
     }
-    const perf = performance as Performance & {
-      measureUserAgentSpecificMemory?: () => Promise<UaMemory>;
-      memory?: { usedJSHeapSize: number };
-    };
-    let ua: UaMemory | null = null;
-    try {
-      ua = (await perf.measureUserAgentSpecificMemory?.()) ?? null;
-    } catch {
-      ua = null;
-    }
-    const byScope: Record<string, number> = {};
-    for (const b of ua?.breakdown ?? []) {
-      const scope = b.attribution[0]?.scope ?? 'shared';
-      byScope[scope] = (byScope[scope] ?? 0) + b.bytes;
-    }
-    return { uaBytes: ua?.bytes ?? null, uaByScope: byScope, mainHeapBytes: perf.memory?.usedJSHeapSize ?? null };
-  });
+    return { targets };
+  } finally {
+    await cdp.detach();
+  }
+}
+
+interface HeapUsage {
+  usedSize: number;
+  backingStorageSize?: number;
+}
+
+function heapBytes(usage: HeapUsage): { heapBytes: number; backingBytes: number } {
+  return { heapBytes: usage.usedSize, backingBytes: usage.backingStorageSize ?? 0 };
 }

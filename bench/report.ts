@@ -1,5 +1,5 @@
 /** bench/results.json → the markdown that docs/benchmarks.md shows. */
-import { failed, type InteractionResult, type ModelResult, type Outcome, type Results } from './results.js';
+import { failed, type InteractionResult, type MemoryResult, type ModelResult, type Outcome, type Results } from './results.js';
 import type { Summary } from './stats.js';
 
 const num = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
@@ -110,7 +110,7 @@ export function markdown(r: Results): string {
     row('canvases painted per change: card / grid', '', (m) => cell(m.interaction, (x) => `${x.single.canvases} / ${x.grid.canvases}`)),
     row('20 images end to end; per image', '', (m) => cell(m.throughput, (t) => `${(t.totalMs / 1000).toFixed(1)} s; ${ms(t.perImage)}${t.errors ? `; ${t.errors} errors` : ''}`)),
     row('longest main-thread task meanwhile; tasks > 50 ms', '≤ 50 ms', (m) => cell(m.throughput, (t) => `${num(t.longestTaskMs)} ms; ${t.tasksOver50ms}${mark(t.longestTaskMs <= 50)}`)),
-    row('JS memory after 20 images: page + workers (UA)', '', (m) => cell(m.throughput, (t) => memoryCell(t.memory))),
+    row('JS memory after 20 images: page + workers', '', (m) => cell(m.throughput, (t) => memoryCell(t.memory))),
     row('attention kept per image, measured in the app; for 20 images', '≤ 8 MB (B/16)', (m) => cell(m.throughput, (t) => {
       const a = t.attentionBytes;
       if (!a) return 'not measured';
@@ -149,10 +149,11 @@ function relevanceCell(m: ModelResult, which: 'last' | 'all', target: number): s
   });
 }
 
-function memoryCell(mem: { uaBytes: number | null; uaByScope: Record<string, number>; mainHeapBytes: number | null }): string {
-  if (mem.uaBytes === null) return mem.mainHeapBytes === null ? 'not measurable' : `page heap ${mb(mem.mainHeapBytes)}`;
-  const parts = Object.entries(mem.uaByScope).sort((a, b) => b[1] - a[1]).map(([scope, bytes]) => `${scope.replace('GlobalScope', '')} ${mb(bytes)}`);
-  return `${mb(mem.uaBytes)} (${parts.join(', ')})`;
+function memoryCell(mem: MemoryResult): string {
+  if (!('targets' in mem)) return 'measured another way (rerun)';
+  const total = mem.targets.reduce((sum, t) => sum + t.heapBytes + t.backingBytes, 0);
+  const parts = mem.targets.map((t) => `${t.name}: heap ${mb(t.heapBytes)} + buffers ${mb(t.backingBytes)}`);
+  return `${mb(total)} (${parts.join('; ')})`;
 }
 
 export function machineLine(r: Results): string {

@@ -85,11 +85,11 @@ export interface ThroughputResult {
 }
 
 export interface MemoryResult {
-  /** performance.measureUserAgentSpecificMemory(): total, and by scope (Window, DedicatedWorkerGlobalScope…). */
-  uaBytes: number | null;
-  uaByScope: Record<string, number>;
-  /** performance.memory.usedJSHeapSize of the page (main thread only). */
-  mainHeapBytes: number | null;
+  /**
+   * The page and each worker (named by its script), from the DevTools protocol's
+   * Runtime.getHeapUsage: V8 heap in use, and ArrayBuffer backing stores (WebAssembly memories).
+   */
+  targets: { name: string; heapBytes: number; backingBytes: number }[];
 }
 
 export interface TorchResult {

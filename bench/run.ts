@@ -45,11 +45,7 @@ const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--disable-quic', '--no-first-run',
 ];
-const WASM_ARGS = [
-  ...CHROMIUM_ARGS, '--disable-gpu',
-  // measureUserAgentSpecificMemory() answers at once instead of at the next GC (up to 20 s later).
-  '--enable-blink-features=ForceEagerMeasureMemory', '--enable-precise-memory-info',
-];
+const WASM_ARGS = [...CHROMIUM_ARGS, '--disable-gpu'];
 const WEBGPU_ARGS = [
   ...CHROMIUM_ARGS, '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--use-webgpu-adapter=swiftshader',
 ];
