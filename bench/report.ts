@@ -152,7 +152,9 @@ function relevanceCell(m: ModelResult, which: 'last' | 'all', target: number): s
 function memoryCell(mem: MemoryResult): string {
   if (!('targets' in mem)) return 'measured another way (rerun)';
   const total = mem.targets.reduce((sum, t) => sum + t.heapBytes + t.backingBytes, 0);
-  const parts = mem.targets.map((t) => `${t.name}: heap ${mb(t.heapBytes)} + buffers ${mb(t.backingBytes)}`);
+  // Vite's content hash (lens.worker-BsHgyNfY.js) says nothing to a reader.
+  const name = (script: string) => script.replace(/-(?=[\w-]{0,7}[A-Z0-9])[\w-]{8}(\.m?js)$/, '$1');
+  const parts = mem.targets.map((t) => `${name(t.name)}: heap ${mb(t.heapBytes)} + buffers ${mb(t.backingBytes)}`);
   return `${mb(total)} (${parts.join('; ')})`;
 }
 
