@@ -4,7 +4,10 @@
   (a Cast after each float input, before each float output).
 - quantized: each MatMul with a constant 2-D weight becomes
   DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul (uint8 weights, per-tensor scale and zero
-  point); attention MatMuls (both inputs computed) and Softmax stay float.
+  point); attention MatMuls (both inputs computed) and Softmax stay float. A Gather from a
+  constant table of at least 1,024 rows (the text model's token embedding, most of its weights)
+  gathers from a uint8 table and dequantizes the rows it took: Gather -> DequantizeLinear, as
+  ONNX Runtime's quantizer writes it. Smaller tables (position embeddings) stay float.
 """
 from __future__ import annotations
 
@@ -63,6 +66,10 @@ def _quantize_weight(w: np.ndarray) -> tuple[np.ndarray, np.float32, np.uint8]:
     return q, scale, zp
 
 
+#: A Gather table with fewer rows than this stays float: only the token embedding is worth it.
+MIN_GATHER_ROWS = 1024
+
+
 def to_quantized(model: onnx.ModelProto) -> onnx.ModelProto:
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -71,6 +78,24 @@ def to_quantized(model: onnx.ModelProto) -> onnx.ModelProto:
     used_as_weight: set[str] = set()
     nodes = []
     for node in g.node:
+        table = inits.get(node.input[0]) if node.op_type == "Gather" else None
+        if (table is not None and len(table.dims) == 2 and table.dims[0] >= MIN_GATHER_ROWS
+                and table.data_type == TensorProto.FLOAT):
+            q, scale, zp = _quantize_weight(numpy_helper.to_array(table))
+            tq, ts, tz = table.name + "_quantized", table.name + "_scale", table.name + "_zero_point"
+            if table.name not in used_as_weight:
+                g.initializer.extend([numpy_helper.from_array(q, tq), numpy_helper.from_array(np.array(scale), ts),
+                                      numpy_helper.from_array(np.array(zp), tz)])
+                used_as_weight.add(table.name)
+            base = node.name or node.output[0]
+            gathered = f"{base}_quantized"
+            nodes += [
+                helper.make_node("Gather", [tq, *node.input[1:]], [gathered], name=base,
+                                 axis=next((a.i for a in node.attribute if a.name == "axis"), 0)),
+                helper.make_node("DequantizeLinear", [gathered, ts, tz], [node.output[0]],
+                                 name=f"{base}_DequantizeLinear"),
+            ]
+            continue
         w = inits.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
         if w is None or len(w.dims) != 2 or w.data_type != TensorProto.FLOAT:
             nodes.append(node)
@@ -100,5 +125,4 @@ def to_quantized(model: onnx.ModelProto) -> onnx.ModelProto:
     del g.initializer[:]
     g.initializer.extend(keep)
     del g.value_info[:]
-    m.opset_import.extend([]) 
     return m

@@ -15,6 +15,8 @@ import { CLASSES, makeScene, seededRandom } from '../../testing/scenes';
 import { ClipTextTokenizer } from '../../text/tokenizer';
 import { toFloat32 } from '../onnx/tensors';
 import { OnnxInterpreter, UnsupportedOpError, type Feed } from './interpreter';
+import { parseModel } from './onnxModel';
+import { foldQuantizedGathers } from './quantized';
 import { synthModel, type SynthModel, type SynthTensor, type SynthType } from './synthetic';
 import { toFloat } from './values';
 
@@ -397,6 +399,46 @@ describe('quantized MatMul chains', () => {
     const ours = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(y(xx), dy)))(xt);
     const float = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(tf.matMul(xx, wDeq), dy)))(xt);
     expect(maxAbsDiff(ours.dataSync(), float.dataSync())).toBeLessThan(1e-6);
+    interp.dispose();
+  });
+});
+
+describe('quantized Gather tables', () => {
+  // Gather(uint8 table, ids) → DequantizeLinear, as onnx_variants.py writes a token embedding.
+  const rows = 9;
+  const width = 5;
+  const table = Array.from({ length: rows * width }, () => Math.floor(rand() * 256));
+  const model: SynthModel = {
+    nodes: [
+      { op: 'Gather', inputs: ['tq', 'ids'], outputs: ['g'] },
+      { op: 'DequantizeLinear', inputs: ['g', 'ts', 'tz'], outputs: ['y'] },
+    ],
+    inputs: [{ name: 'ids', type: 'int64', dims: [1, 4] }],
+    outputs: [{ name: 'y', type: 'float' }],
+    initializers: {
+      tq: { type: 'uint8', dims: [rows, width], data: table },
+      ts: { type: 'float', dims: [], data: [0.0173] },
+      tz: { type: 'uint8', dims: [], data: [118] },
+    },
+  };
+  const bytes = synthModel(model);
+  const ids = [3, 0, 8, 3];
+
+  it('folds into a Gather from the table dequantised once, leaving the integer table unused', () => {
+    const parsed = parseModel(bytes, 'g.onnx');
+    const folded = foldQuantizedGathers(parsed.nodes, parsed.initializers);
+    expect(folded.nodes.map((n) => [n.opType, n.inputs[0], n.outputs[0]])).toEqual([['Gather', 'tq/dequantized', 'y']]);
+    const t = folded.initializers.get('tq/dequantized');
+    expect(t?.dims).toEqual([rows, width]);
+    const values = new Float32Array((t?.bytes ?? new Uint8Array()).slice().buffer);
+    expect(values[7]).toBe(Math.fround(((table[7] as number) - 118) * Math.fround(0.0173)));
+  });
+
+  it('equals ONNX Runtime bit for bit', async () => {
+    const session = await ort.InferenceSession.create(bytes);
+    const ref = (await session.run({ ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, 4]) }))['y'] as ort.Tensor;
+    const interp = OnnxInterpreter.load(bytes, { name: 'g.onnx' });
+    expect(maxAbsDiff(interpret(interp, { ids: { kind: 'int', data: ids, dims: [1, 4] } }, 'y'), ref.data as Float32Array)).toBe(0);
     interp.dispose();
   });
 });

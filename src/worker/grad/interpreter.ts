@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parseModel, type ModelNode } from './onnxModel';
 import { constantValue, markConstant, OPS, type OpContext } from './ops';
 import {
+  foldQuantizedGathers,
   INTERNAL_DOMAIN,
   loadQuantizedWeight,
   quantizedMatMul,
@@ -132,7 +133,9 @@ export class OnnxInterpreter {
   static load(bytes: Uint8Array, options: InterpreterOptions): OnnxInterpreter {
     const model = parseModel(bytes, options.name);
     const opset = model.opsets.get('') ?? 1;
-    const { nodes: rewritten, specs } = rewriteQuantizedMatMuls(model.nodes, model.initializers);
+    const gathers = foldQuantizedGathers(model.nodes, model.initializers);
+    const initializers = gathers.initializers;
+    const { nodes: rewritten, specs } = rewriteQuantizedMatMuls(gathers.nodes, initializers);
 
     const unsupported = new Set<string>();
     for (const n of rewritten) {
@@ -162,7 +165,7 @@ export class OnnxInterpreter {
         }
       }
       const used = new Set([...nodes.flatMap((n) => n.inputs), ...model.outputs]);
-      for (const [name, t] of model.initializers) {
+      for (const [name, t] of initializers) {
         if (!used.has(name) || constants.has(name)) continue;
         const v = markConstant(constantValue(t));
         constants.set(name, v);

@@ -203,3 +203,58 @@ export function quantizedMatMul(x: tf.Tensor, w: QuantizedWeight, mode: Quantize
   });
   return tf.reshape(op(x2), [...lead, n]);
 }
+
+/**
+ * Folds each `Gather(integer table, ids) → DequantizeLinear(·, scale, zero_point)` — the form
+ * ONNX Runtime's quantizer gives an embedding table, as in the `_quantized` text models' token
+ * embedding — into a Gather from the table dequantised once: (q − zero_point) · scale in
+ * float32, the same numbers DequantizeLinear gives for the rows gathered, so the forward pass is
+ * exact. The integer table is then unused and never decoded. Only per-tensor (scalar) scale and
+ * zero point are folded; other DequantizeLinear nodes run as they are.
+ *
+ * @returns the new node list, and the initializers with each folded table added as float32.
+ */
+export function foldQuantizedGathers(
+  nodes: readonly ModelNode[],
+  initializers: ReadonlyMap<string, TensorProtoData>,
+): { nodes: ModelNode[]; initializers: ReadonlyMap<string, TensorProtoData> } {
+  const consumers = new Map<string, ModelNode[]>();
+  for (const n of nodes) for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const scalar = (name: string | undefined): TensorProtoData | undefined => {
+    const t = name ? initializers.get(name) : undefined;
+    return t && t.dims.every((d) => d === 1) ? t : undefined;
+  };
+  const added = new Map<string, TensorProtoData>();
+  const removed = new Set<ModelNode>();
+  const replace = new Map<ModelNode, ModelNode>();
+  for (const g of nodes) {
+    if (g.opType !== 'Gather' || g.domain !== '') continue;
+    const table = initializers.get(g.inputs[0] ?? '');
+    if (!table || (table.dataType !== DataType.UINT8 && table.dataType !== DataType.INT8)) continue;
+    const users = consumers.get(g.outputs[0] ?? '') ?? [];
+    const dq = users[0];
+    if (users.length !== 1 || !dq || dq.opType !== 'DequantizeLinear' || dq.domain !== '' || dq.inputs[0] !== g.outputs[0]) continue;
+    const scale = scalar(dq.inputs[1]);
+    const zeroPoint = dq.inputs[2] ? scalar(dq.inputs[2]) : undefined;
+    if (!scale || (scale.dataType !== DataType.FLOAT && scale.dataType !== DataType.FLOAT16) || (dq.inputs[2] && !zeroPoint)) continue;
+    const out = dq.outputs[0];
+    if (!out) continue;
+    const name = `${table.name}/dequantized`;
+    if (!added.has(name)) {
+      const s = numbers(scale)[0] as number;
+      const z = zeroPoint ? (numbers(zeroPoint)[0] as number) : 0;
+      const q = numbers(table);
+      const f = new Float32Array(q.length);
+      // An integer difference times a float32, rounded once: what DequantizeLinear computes.
+      for (let i = 0; i < q.length; i++) f[i] = ((q[i] as number) - z) * s;
+      added.set(name, { name, dims: table.dims, dataType: DataType.FLOAT, bytes: new Uint8Array(f.buffer) });
+    }
+    replace.set(g, { ...g, inputs: [name, ...g.inputs.slice(1)], outputs: [out] });
+    removed.add(dq);
+  }
+  if (added.size === 0) return { nodes: [...nodes], initializers };
+  return {
+    nodes: nodes.filter((n) => !removed.has(n)).map((n) => replace.get(n) ?? n),
+    initializers: new Map([...initializers, ...added]),
+  };
+}

@@ -30,13 +30,14 @@ const fileOf = (e: Encoder, v: Variant): string => `onnx/${e}_model${v}.onnx`;
 
 /**
  * Tolerances vs the PyTorch fp32 goldens: attention max |Δ| and minimum embedding cosine. q8:
- * dynamic int8 quantization moves single probabilities by up to ~0.05 (0.051 on the text
- * encoder of the current bundled weights) while the embeddings stay within cosine 0.99.
+ * dynamic int8 quantization moves single probabilities by up to ~0.06 (0.036 on the vision
+ * encoder of the current bundled weights; 0.060 on the text encoder, whose token embedding is
+ * quantized too, one scale for the whole table) while the embeddings stay within cosine 0.99.
  */
 const TOLERANCE: Record<Variant, { attention: number; embedding: number; cosine: number }> = {
   '': { attention: 1e-4, embedding: 1e-4, cosine: 0.9999 },
   _fp16: { attention: 2e-2, embedding: Number.POSITIVE_INFINITY, cosine: 0.99 },
-  _quantized: { attention: 6e-2, embedding: Number.POSITIVE_INFINITY, cosine: 0.99 },
+  _quantized: { attention: 8e-2, embedding: Number.POSITIVE_INFINITY, cosine: 0.99 },
 };
 
 
