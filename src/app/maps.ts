@@ -25,6 +25,7 @@ export const IMAGE_METHODS: MethodChoice[] = [
   { id: 'relevance', label: 'Gradient relevance (prompt)' },
   { id: 'clearclip', label: 'Dense prompt map: ClearCLIP' },
   { id: 'maskclip', label: 'Dense prompt map: MaskCLIP' },
+  { id: 'contributions', label: 'Dense prompt map: patch contributions (all layers)' },
   { id: 'difference', label: 'Prompt difference (A − B)' },
 ];
 
@@ -33,9 +34,10 @@ export const DIFFERENCE_BASES: readonly { id: PromptMapMethod; label: string }[]
   { id: 'relevance', label: 'Gradient relevance' },
   { id: 'clearclip', label: 'Dense map: ClearCLIP' },
   { id: 'maskclip', label: 'Dense map: MaskCLIP' },
+  { id: 'contributions', label: 'Dense map: patch contributions' },
 ];
 
-const PROMPT_METHODS = new Set(['relevance', 'clearclip', 'maskclip', 'difference']);
+const PROMPT_METHODS = new Set(['relevance', 'clearclip', 'maskclip', 'contributions', 'difference']);
 
 /** Whether the method's map depends on the selected prompt. */
 export function isPromptMethod(method: string): boolean {
@@ -48,7 +50,7 @@ export function isSignedMethod(method: string): boolean {
 }
 
 function isPromptMapMethod(method: string): method is PromptMapMethod {
-  return method === 'relevance' || method === 'clearclip' || method === 'maskclip';
+  return method === 'relevance' || method === 'clearclip' || method === 'maskclip' || method === 'contributions';
 }
 
 /** The menu label of a method id (the id itself when unknown). */
@@ -130,7 +132,7 @@ export function imageView(imageId: string, result: ImageResult, view: ViewOption
 
 /** One prompt's map under a worker-computed method, or why there is none yet. */
 function promptMapView(imageId: string, result: ImageResult, method: PromptMapMethod, promptText: string, relevanceStart: number): ImageView {
-  if (method === 'clearclip' || method === 'maskclip') {
+  if (method !== 'relevance') {
     const dense = denseMapFor(imageId, promptText, method);
     if (!dense) return viewOf(null);
     if (dense.status === 'running') return viewOf(null, `Computing the dense map for “${promptText}”…`, true);

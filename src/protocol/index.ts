@@ -227,15 +227,20 @@ export interface RelevanceResult {
 }
 
 /**
- * Gradient-free dense prompt maps: the vision encoder's last block is re-run with its attention
- * replaced and without residual and FFN, the post-LayerNorm and projection are applied to every
- * patch token, and each patch's embedding is compared with the prompt's (cosine similarity).
- * - `clearclip`: query-query attention softmax(q·qᵀ/√d) (Lan et al. 2024, "ClearCLIP:
- *   Decomposing CLIP Representations for Dense Vision-Language Inference", ECCV).
- * - `maskclip`: no attention, each token keeps its own value (Zhou, Loy & Dai 2022, "Extract
+ * Gradient-free dense prompt maps.
+ * - `clearclip` and `maskclip`: the vision encoder's last block is re-run with its attention
+ *   replaced and without residual and FFN, the post-LayerNorm and projection are applied to
+ *   every patch token, and each patch's embedding is compared with the prompt's (cosine
+ *   similarity). `clearclip`: query-query attention softmax(q·qᵀ/√d) (Lan et al. 2024,
+ *   "ClearCLIP: Decomposing CLIP Representations for Dense Vision-Language Inference", ECCV).
+ *   `maskclip`: no attention, each token keeps its own value (Zhou, Loy & Dai 2022, "Extract
  *   Free Dense Labels from CLIP", ECCV).
+ * - `contributions`: what each patch adds to the image–prompt cosine through every attention
+ *   layer's CLS row (the decomposition of Gandelsman, Efros & Steinhardt 2024, "Interpreting
+ *   CLIP's Image Representation via Text-Based Decomposition", ICLR), carried through the
+ *   post-LayerNorm and projection to first order (src/worker/grad/contributions.ts).
  */
-export type DenseMapMode = 'clearclip' | 'maskclip';
+export type DenseMapMode = 'clearclip' | 'maskclip' | 'contributions';
 
 /**
  * A dense prompt map of one (image, prompt) pair, computed in the worker by re-running the last
@@ -253,8 +258,10 @@ export interface DenseMapRequest {
 export interface DenseMapResult {
   imageId: string;
   /**
-   * Cosine similarity of each patch's embedding with the prompt's embedding, in [-1, 1]; one
-   * value per patch (CLS excluded), row-major over `grid`. Not normalised: the renderer does that.
+   * One value per patch (CLS excluded), row-major over `grid`. Not normalised: the renderer does
+   * that. `clearclip`, `maskclip`: cosine similarity of the patch's embedding with the prompt's,
+   * in [-1, 1]. `contributions`: the patch's share of the image–prompt cosine (plus a constant
+   * common to all patches), signed.
    */
   map: Float32Array;
   grid: { width: number; height: number };

@@ -26,7 +26,7 @@ export interface PromptEntry {
 export type Fusion = 'mean' | 'max' | 'min';
 
 /** Prompt-dependent maps computed in the worker; the prompt difference subtracts two of them. */
-export type PromptMapMethod = 'relevance' | 'clearclip' | 'maskclip';
+export type PromptMapMethod = 'relevance' | 'clearclip' | 'maskclip' | 'contributions';
 
 export interface ViewOptions {
   method: string;

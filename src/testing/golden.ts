@@ -36,6 +36,7 @@ export interface GoldenPair {
   image_relevance_all_layers: TensorRef;
   text_relevance_last_layer: TensorRef; // (tokens between start and end of text,)
   text_relevance_all_layers: TensorRef;
+  patch_contributions: TensorRef; // (patches,), explain_torch.py patch_contributions
 }
 
 export interface Golden {

@@ -37,7 +37,7 @@ import type { ReducedAttention } from '../explain/types';
 import { setTfWasmThreads } from './grad/backend';
 import { RelevanceEngine, type EncoderRunInput } from './grad/engine';
 import type { BlockTensor } from './grad/gradients';
-import { DenseEngine } from './grad/dense';
+import { DenseEngine } from './grad/denseEngine';
 
 interface Encoder {
   session: ort.InferenceSession;

@@ -95,3 +95,35 @@ def image_map(R: torch.Tensor) -> torch.Tensor:
 def text_map(R: torch.Tensor, eot: int) -> torch.Tensor:
     """End-of-text row over the prompt's tokens, without start and end tokens."""
     return R[eot, 1:eot]
+
+
+def patch_contributions(model: ClipModel, pixel_values: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+    """What each patch adds to cos(image_embeds, text_embeds) through every attention layer's CLS
+    row, to first order (Gandelsman, Efros & Steinhardt 2024, decomposition of the CLS token).
+
+    For layer l: X[h, p] = A_l,h[CLS, p] * v_l,h,p, merged over heads and out-projected (bias
+    included, as the graph does) -> C_l (seq, D); C = sum over layers. The map is C[1:] . g with
+    g = d cos / d z at the final CLS hidden state z (before the post-LayerNorm). -> (patches,)
+    """
+    v_in: list[torch.Tensor] = []
+    hooks = [m.register_forward_pre_hook(lambda _m, args: v_in.append(args[0].detach()))
+             for m in model.attention_modules("vision")]
+    vm = model.vision_model
+    try:
+        with torch.no_grad():
+            h = vm.encoder(vm.pre_layrnorm(vm.embeddings(pixel_values)))
+            t = model.text_embeds(input_ids)[0]
+    finally:
+        for k in hooks:
+            k.remove()
+    total = torch.zeros(h.shape[1], h.shape[2])
+    with torch.no_grad():
+        for m, x, p in zip(model.attention_modules("vision"), v_in, attentions(model, "vision")):
+            v = m.v_proj(x)[0].view(-1, m.num_heads, m.head_dim).transpose(0, 1)  # heads, seq, hd
+            contrib = p[0, :, 0, :, None] * v                                         # heads, seq, hd
+            total += m.out_proj(contrib.transpose(0, 1).reshape(-1, m.embed_dim))
+    z = h[0, 0].detach().clone().requires_grad_(True)
+    e = model.visual_projection(vm.post_layernorm(z))
+    cos = (e / e.norm()) @ (t / t.norm())
+    g, = torch.autograd.grad(cos, z)
+    return (total[1:] @ g).detach()

@@ -18,7 +18,7 @@ from PIL import Image
 
 from clip_bpe import ClipTokenizer
 from clip_torch import ClipModel
-from explain_torch import attentions, image_map, relevance, rollout, text_map
+from explain_torch import attentions, image_map, patch_contributions, relevance, rollout, text_map
 from export import load
 from scenes import make_scene
 from train import HERE, MEAN, MERGES, STD
@@ -110,6 +110,7 @@ def main() -> None:
             "image_relevance_all_layers": blob.add(image_map(r_all["vision"])),
             "text_relevance_last_layer": blob.add(text_map(r_last["text"], eot)),
             "text_relevance_all_layers": blob.add(text_map(r_all["text"], eot)),
+            "patch_contributions": blob.add(patch_contributions(model, px, torch.tensor([ids]))),
         })
     (args.out / "golden.bin").write_bytes(b"".join(blob.parts))
     (args.out / "golden.json").write_text(json.dumps(meta, indent=1) + "\n")

@@ -26,7 +26,7 @@ import { findBlockInputs, startsExactly, type BlockInputs } from '../onnx/struct
 import { halfBitsToFloat32 } from '../onnx/tensors';
 import { RelevanceEngine, type EncoderRunInput, type RelevanceModel } from './engine';
 import { clipGradients, type BlockTensor, type ClipGradients, type EncoderGradients, type EncoderSpec } from './gradients';
-import { DenseEngine } from './dense';
+import { DenseEngine } from './denseEngine';
 import { OnnxInterpreter } from './interpreter';
 
 const config = parseClipConfig(JSON.parse(readFileSync(MODEL_DIR + 'config.json', 'utf8')), 'clip-lens-shapes');

@@ -16,7 +16,8 @@ import { makeScene, pointingHit, seededRandom, type Scene } from '../../testing/
 import { findAttentionSoftmax } from '../onnx/attention';
 import { UnsupportedModelError } from '../onnx/errors';
 import { summarizeModel } from '../onnx/graph';
-import { DenseEngine, DenseGraphError, denseTokenEmbeddings, findDenseGraph, patchSimilarities, type DenseAttention, type DenseGraph } from './dense';
+import { DenseGraphError, denseTokenEmbeddings, findDenseGraph, patchSimilarities, type DenseAttention, type DenseGraph } from './dense';
+import { DenseEngine } from './denseEngine';
 import { RelevanceEngine, type RelevanceModel } from './engine';
 import { OnnxInterpreter } from './interpreter';
 import { synthModel, type SynthModel, type SynthNode, type SynthTensor } from './synthetic';
@@ -446,6 +447,7 @@ describe('pointing game', () => {
     // (after stage 1: 0.575 and 0.775; stage 3: 0.30 and 0.60; stage 5: 0.375 and 0.65). The
     // floors are the measured rates minus 3 scenes (the game is deterministic; the margin
     // absorbs backend rounding flipping a close peak). Re-measure when the model is retrained.
+    // Patch contributions, which read every layer, reach 38/40 (contributions.test.ts).
     expect(rates['clearclip']).toBeGreaterThanOrEqual(0.575);
     expect(rates['maskclip']).toBeGreaterThanOrEqual(0.675);
   });

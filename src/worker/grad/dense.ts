@@ -23,14 +23,12 @@
  * worker keeps the maps (patches × 4 bytes) of the last requests.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { formatWorkerError, type DenseMapMode, type DenseMapRequest, type DenseMapResult } from '../../protocol';
+import type { DenseMapMode } from '../../protocol';
 import { attentionSoftmaxOf } from '../onnx/attention';
-import { UnsupportedModelError } from '../onnx/errors';
 import type { ModelSummary, OnnxNode } from '../onnx/graph';
 import { attentionBranch, GraphIndex, MAX_HOPS, MAX_PROJECTION_HOPS, PASS_OPS } from '../onnx/structure';
-import type { KeptBlockInput, Pixels, RelevanceEngine, SharedGraphs } from './engine';
-import { UnsupportedOpError, type Feed, type OnnxInterpreter } from './interpreter';
-import { LruCache } from './lru';
+import type { KeptBlockInput, Pixels } from './engine';
+import type { Feed, OnnxInterpreter } from './interpreter';
 import { toFloat, type Value } from './values';
 
 // ---------------------------------------------------------------------------------------------
@@ -231,7 +229,7 @@ export function findDenseGraph(model: ModelSummary, name: string, output?: strin
  * What replaces the last block's attention: a dense-map mode, or `'model'` — the model's own
  * softmax(Q·Kᵀ)·V, fed back unchanged (for checking the wiring).
  */
-export type DenseAttention = DenseMapMode | 'model';
+export type DenseAttention = Exclude<DenseMapMode, 'contributions'> | 'model';
 
 export interface DensePassOptions {
   readonly attention: DenseAttention;
@@ -249,7 +247,7 @@ export interface DensePassOptions {
 }
 
 /** A graph value as a feed for another run. */
-function feedOf(v: Value): Feed {
+export function feedOf(v: Value): Feed {
   return v.kind === 'tensor' ? { kind: 'tensor', tensor: v.tensor } : { kind: 'int', data: v.data, dims: v.shape };
 }
 
@@ -370,156 +368,4 @@ export function patchSimilarities(tokens: tf.Tensor2D, text: tf.Tensor): tf.Tens
     const tUnit = tf.div(t, tf.maximum(tf.norm(t), 1e-12));
     return tf.reshape(tf.matMul(unit, tUnit), [seq - 1]);
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// The worker's side: requests, caches, errors
-
-export interface DenseEngineOptions {
-  /** Maps kept (patches × 4 bytes each), keyed by (image pixels, prompt, mode). Default 64. */
-  readonly maxResults?: number;
-  /** Prompt embeddings kept per model. Default 32. */
-  readonly maxPrompts?: number;
-}
-
-interface KeptMap {
-  readonly imageId: string;
-  readonly map: Float32Array;
-  readonly grid: { readonly width: number; readonly height: number };
-}
-
-/** Lets queued messages (a cancel) run before the synchronous pass. */
-function yieldToEvents(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-/**
- * Answers `denseMap` requests on the graphs and pixels the {@link RelevanceEngine} keeps
- * (nothing is parsed or kept twice). Results are cached per (pixels, prompt, mode): a new
- * encode of the image or another model gives new pixels, so stale maps are never returned.
- */
-export class DenseEngine {
-  private readonly results: LruCache<string, KeptMap>;
-  private readonly maxPrompts: number;
-  /** A number per kept-pixels object: cache keys follow the pixels, not the image id. */
-  private readonly pixelIds = new WeakMap<Pixels, number>();
-  private nextPixelId = 1;
-  /** Structure per vision graph (or why it cannot be used), found once. */
-  private readonly structure = new WeakMap<ModelSummary, DenseGraph | Error>();
-  /** Prompt embeddings per text interpreter, by token ids. */
-  private readonly prompts = new WeakMap<OnnxInterpreter, LruCache<string, Float32Array>>();
-
-  constructor(
-    private readonly engine: RelevanceEngine,
-    options: DenseEngineOptions = {},
-  ) {
-    this.results = new LruCache(options.maxResults ?? 64);
-    this.maxPrompts = options.maxPrompts ?? 32;
-  }
-
-  /**
-   * Answers one request. `checkpoint` throws to cancel; it is called before the pass.
-   * Errors carry the worker's `[code] message` format.
-   */
-  async compute(req: DenseMapRequest, checkpoint: () => void): Promise<DenseMapResult> {
-    checkRequest(req);
-    const pixels = this.engine.requirePixels(req.imageId, 'the dense map');
-    const key = `${this.pixelId(pixels)}|${req.mode}|${req.promptIds.join(',')}`;
-    const hit = this.results.get(key);
-    if (hit) return { imageId: req.imageId, map: hit.map.slice(), grid: { ...hit.grid }, ms: 0, cached: true };
-
-    const t0 = performance.now();
-    return this.engine.withGraphs(async (graphs) => {
-      try {
-        const graph = this.graphOf(graphs);
-        const grid = gridOf(pixels, graphs.patchSize);
-        const text = this.promptEmbedding(graphs, req.promptIds);
-        await yieldToEvents();
-        checkpoint();
-        const mapTensor = tf.tidy(() => {
-          const tokens = denseTokenEmbeddings(graphs.vision.interpreter, graph, pixels, {
-            attention: req.mode, lastBlockInput: this.engine.keptBlockInput(req.imageId, graph.layer),
-          });
-          if (tokens.shape[0] !== 1 + grid.width * grid.height) {
-            throw new Error(`the vision graph has ${tokens.shape[0]} tokens but a ${grid.width}×${grid.height} patch grid needs ${1 + grid.width * grid.height}: is patch_size in config.json right?`);
-          }
-          return patchSimilarities(tokens, tf.tensor(text));
-        });
-        let map: Float32Array;
-        try {
-          map = (await mapTensor.data()) as Float32Array;
-        } finally {
-          mapTensor.dispose();
-        }
-        this.results.set(key, { imageId: req.imageId, map, grid });
-        return { imageId: req.imageId, map: map.slice(), grid: { ...grid }, ms: performance.now() - t0, cached: false };
-      } catch (e) {
-        throw asWorkerError(e);
-      }
-    });
-  }
-
-  private pixelId(pixels: Pixels): number {
-    let id = this.pixelIds.get(pixels);
-    if (id === undefined) {
-      id = this.nextPixelId++;
-      this.pixelIds.set(pixels, id);
-    }
-    return id;
-  }
-
-  private graphOf(graphs: SharedGraphs): DenseGraph {
-    let found = this.structure.get(graphs.visionSummary);
-    if (!found) {
-      try {
-        found = findDenseGraph(graphs.visionSummary, graphs.vision.interpreter.name, graphs.vision.output);
-      } catch (e) {
-        found = e instanceof Error ? e : new Error(String(e));
-      }
-      this.structure.set(graphs.visionSummary, found);
-    }
-    if (found instanceof Error) throw found;
-    return found;
-  }
-
-  /** The prompt's `text_embeds` `(P,)`, from the text interpreter (cached per model). */
-  private promptEmbedding(graphs: SharedGraphs, ids: readonly number[]): Float32Array {
-    const text = graphs.text;
-    let cache = this.prompts.get(text.interpreter);
-    if (!cache) this.prompts.set(text.interpreter, (cache = new LruCache(this.maxPrompts)));
-    const key = ids.join(',');
-    const hit = cache.get(key);
-    if (hit) return hit;
-    const embeds = tf.tidy(() => {
-      const out = text.interpreter.run({ [text.input]: { kind: 'int', data: ids, dims: [1, ids.length] } }, { outputs: [text.output] }).get(text.output);
-      if (!out) throw new Error(`${text.interpreter.name}: no ${text.output}`);
-      // One read-back of P numbers per new prompt; the vision pass below dominates.
-      return Float32Array.from(toFloat(out).dataSync());
-    });
-    cache.set(key, embeds);
-    return embeds;
-  }
-}
-
-function gridOf(pixels: Pixels, patchSize: number): { width: number; height: number } {
-  return { width: Math.floor((pixels.dims[3] ?? 0) / patchSize), height: Math.floor((pixels.dims[2] ?? 0) / patchSize) };
-}
-
-function checkRequest(req: DenseMapRequest): void {
-  const bad = (msg: string) => new Error(formatWorkerError('runtime', msg));
-  if (!Array.isArray(req.promptIds) || req.promptIds.length < 2 || !req.promptIds.every((i) => Number.isInteger(i) && i >= 0)) {
-    throw bad('promptIds must be the token ids of one prompt, start and end-of-text tokens included.');
-  }
-  if (req.mode !== 'clearclip' && req.mode !== 'maskclip') {
-    throw bad(`Unknown dense map mode ${JSON.stringify(req.mode)}: use 'clearclip' or 'maskclip'.`);
-  }
-}
-
-function asWorkerError(e: unknown): Error {
-  const msg = e instanceof Error ? e.message : String(e);
-  if (/^\[[a-z-]+\] /.test(msg)) return e instanceof Error ? e : new Error(msg);
-  if (e instanceof DenseGraphError || e instanceof UnsupportedModelError || e instanceof UnsupportedOpError) {
-    return new Error(formatWorkerError('unsupported-model', msg));
-  }
-  return new Error(formatWorkerError('runtime', `Dense map failed: ${msg}`));
 }

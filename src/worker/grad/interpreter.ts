@@ -50,6 +50,8 @@ export interface RunOptions {
    * is what the graph's later nodes see. Used to add δ after each attention Softmax.
    */
   readonly hooks?: ReadonlyMap<string, (t: tf.Tensor) => tf.Tensor>;
+  /** How this run computes the int8 chains of `_quantized` files; default: the interpreter's mode. */
+  readonly quantized?: QuantizedMode;
 }
 
 /** The model uses operators the interpreter does not implement. */
@@ -207,6 +209,7 @@ export class OnnxInterpreter {
     const env = new Map<string, Value>(this.constants);
     for (const [name, feed] of Object.entries(feeds)) env.set(name, feedValue(feed));
     const hooks = options.hooks;
+    const mode = options.quantized ?? this.mode;
     for (const node of this.plan(outputs, Object.keys(feeds))) {
       const ins = node.inputs.map((name) => {
         if (!name) return undefined;
@@ -216,7 +219,7 @@ export class OnnxInterpreter {
       });
       let outs: Value[];
       try {
-        outs = this.evaluate(node, ins);
+        outs = this.evaluate(node, ins, mode);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         throw new Error(`${this.name}: node "${node.name || node.outputs[0]}" (${node.opType}) failed: ${msg}`, { cause: e });
@@ -250,14 +253,14 @@ export class OnnxInterpreter {
     this.derivedCache.clear();
   }
 
-  private evaluate(node: ModelNode, ins: readonly (Value | undefined)[]): Value[] {
+  private evaluate(node: ModelNode, ins: readonly (Value | undefined)[], mode: QuantizedMode): Value[] {
     if (node.domain === INTERNAL_DOMAIN) {
       const out = node.outputs[0] ?? '';
       const w = this.quantized.get(out);
       const x = ins[0];
       if (!w || !x) throw new Error('quantized weight or input missing');
       const deq = () => this.ctx.derived(`${out}:dequantized`, () => tf.mul(w.wInt, w.wScale));
-      return [tensorValue(quantizedMatMul(toFloat(x), w, this.mode, deq))];
+      return [tensorValue(quantizedMatMul(toFloat(x), w, mode, deq))];
     }
     const impl = OPS[node.opType];
     if (!impl) throw new UnsupportedOpError(this.name, [node.opType]);

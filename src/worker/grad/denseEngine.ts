@@ -1,0 +1,190 @@
+/**
+ * The worker's side of dense prompt maps (the protocol's `denseMap`): requests, caches, errors.
+ * ClearCLIP and MaskCLIP re-run the last block (./dense.ts); patch contributions decompose the
+ * embedding over every layer (./contributions.ts).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { formatWorkerError, type DenseMapRequest, type DenseMapResult } from '../../protocol';
+import { UnsupportedModelError } from '../onnx/errors';
+import type { ModelSummary } from '../onnx/graph';
+import { findContributionGraph, patchContributions, type ContributionGraph } from './contributions';
+import { DenseGraphError, denseTokenEmbeddings, findDenseGraph, patchSimilarities, type DenseGraph } from './dense';
+import type { Pixels, RelevanceEngine, SharedGraphs } from './engine';
+import { UnsupportedOpError, type OnnxInterpreter } from './interpreter';
+import { LruCache } from './lru';
+import { toFloat } from './values';
+
+export interface DenseEngineOptions {
+  /** Maps kept (patches × 4 bytes each), keyed by (image pixels, prompt, mode). Default 64. */
+  readonly maxResults?: number;
+  /** Prompt embeddings kept per model. Default 32. */
+  readonly maxPrompts?: number;
+}
+
+interface KeptMap {
+  readonly imageId: string;
+  readonly map: Float32Array;
+  readonly grid: { readonly width: number; readonly height: number };
+}
+
+/** Lets queued messages (a cancel) run before the synchronous pass. */
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * Answers `denseMap` requests on the graphs and pixels the {@link RelevanceEngine} keeps
+ * (nothing is parsed or kept twice). Results are cached per (pixels, prompt, mode): a new
+ * encode of the image or another model gives new pixels, so stale maps are never returned.
+ */
+export class DenseEngine {
+  private readonly results: LruCache<string, KeptMap>;
+  private readonly maxPrompts: number;
+  /** A number per kept-pixels object: cache keys follow the pixels, not the image id. */
+  private readonly pixelIds = new WeakMap<Pixels, number>();
+  private nextPixelId = 1;
+  /** Structure per vision graph (or why it cannot be used), found once per kind of map. */
+  private readonly structure = new WeakMap<ModelSummary, DenseGraph | Error>();
+  private readonly layers = new WeakMap<ModelSummary, ContributionGraph | Error>();
+  /** Prompt embeddings per text interpreter, by token ids. */
+  private readonly prompts = new WeakMap<OnnxInterpreter, LruCache<string, Float32Array>>();
+
+  constructor(
+    private readonly engine: RelevanceEngine,
+    options: DenseEngineOptions = {},
+  ) {
+    this.results = new LruCache(options.maxResults ?? 64);
+    this.maxPrompts = options.maxPrompts ?? 32;
+  }
+
+  /**
+   * Answers one request. `checkpoint` throws to cancel; it is called before the pass.
+   * Errors carry the worker's `[code] message` format.
+   */
+  async compute(req: DenseMapRequest, checkpoint: () => void): Promise<DenseMapResult> {
+    checkRequest(req);
+    const pixels = this.engine.requirePixels(req.imageId, 'the dense map');
+    const key = `${this.pixelId(pixels)}|${req.mode}|${req.promptIds.join(',')}`;
+    const hit = this.results.get(key);
+    if (hit) return { imageId: req.imageId, map: hit.map.slice(), grid: { ...hit.grid }, ms: 0, cached: true };
+
+    const t0 = performance.now();
+    return this.engine.withGraphs(async (graphs) => {
+      try {
+        const grid = gridOf(pixels, graphs.patchSize);
+        const patches = grid.width * grid.height;
+        const tokensFit = (seq: number) => {
+          if (seq !== 1 + patches) {
+            throw new Error(`the vision graph has ${seq} tokens but a ${grid.width}×${grid.height} patch grid needs ${1 + patches}: is patch_size in config.json right?`);
+          }
+        };
+        const mode = req.mode;
+        const graph = mode === 'contributions' ? this.layersOf(graphs) : this.graphOf(graphs);
+        const text = this.promptEmbedding(graphs, req.promptIds);
+        await yieldToEvents();
+        checkpoint();
+        const mapTensor = tf.tidy(() => {
+          if (mode === 'contributions') {
+            const map = patchContributions(graphs.vision.interpreter, graph as ContributionGraph, pixels, text);
+            tokensFit((map.shape[0] as number) + 1);
+            return map;
+          }
+          const last = graph as DenseGraph;
+          const tokens = denseTokenEmbeddings(graphs.vision.interpreter, last, pixels, {
+            attention: mode, lastBlockInput: this.engine.keptBlockInput(req.imageId, last.layer),
+          });
+          tokensFit(tokens.shape[0]);
+          return patchSimilarities(tokens, tf.tensor(text));
+        });
+        let map: Float32Array;
+        try {
+          map = (await mapTensor.data()) as Float32Array;
+        } finally {
+          mapTensor.dispose();
+        }
+        this.results.set(key, { imageId: req.imageId, map, grid });
+        return { imageId: req.imageId, map: map.slice(), grid: { ...grid }, ms: performance.now() - t0, cached: false };
+      } catch (e) {
+        throw asWorkerError(e);
+      }
+    });
+  }
+
+  private pixelId(pixels: Pixels): number {
+    let id = this.pixelIds.get(pixels);
+    if (id === undefined) {
+      id = this.nextPixelId++;
+      this.pixelIds.set(pixels, id);
+    }
+    return id;
+  }
+
+  private layersOf(graphs: SharedGraphs): ContributionGraph {
+    let found = this.layers.get(graphs.visionSummary);
+    if (!found) {
+      try {
+        found = findContributionGraph(graphs.visionSummary, graphs.vision.interpreter.name, graphs.vision.output);
+      } catch (e) {
+        found = e instanceof Error ? e : new Error(String(e));
+      }
+      this.layers.set(graphs.visionSummary, found);
+    }
+    if (found instanceof Error) throw found;
+    return found;
+  }
+
+  private graphOf(graphs: SharedGraphs): DenseGraph {
+    let found = this.structure.get(graphs.visionSummary);
+    if (!found) {
+      try {
+        found = findDenseGraph(graphs.visionSummary, graphs.vision.interpreter.name, graphs.vision.output);
+      } catch (e) {
+        found = e instanceof Error ? e : new Error(String(e));
+      }
+      this.structure.set(graphs.visionSummary, found);
+    }
+    if (found instanceof Error) throw found;
+    return found;
+  }
+
+  /** The prompt's `text_embeds` `(P,)`, from the text interpreter (cached per model). */
+  private promptEmbedding(graphs: SharedGraphs, ids: readonly number[]): Float32Array {
+    const text = graphs.text;
+    let cache = this.prompts.get(text.interpreter);
+    if (!cache) this.prompts.set(text.interpreter, (cache = new LruCache(this.maxPrompts)));
+    const key = ids.join(',');
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const embeds = tf.tidy(() => {
+      const out = text.interpreter.run({ [text.input]: { kind: 'int', data: ids, dims: [1, ids.length] } }, { outputs: [text.output] }).get(text.output);
+      if (!out) throw new Error(`${text.interpreter.name}: no ${text.output}`);
+      // One read-back of P numbers per new prompt; the vision pass below dominates.
+      return Float32Array.from(toFloat(out).dataSync());
+    });
+    cache.set(key, embeds);
+    return embeds;
+  }
+}
+
+function gridOf(pixels: Pixels, patchSize: number): { width: number; height: number } {
+  return { width: Math.floor((pixels.dims[3] ?? 0) / patchSize), height: Math.floor((pixels.dims[2] ?? 0) / patchSize) };
+}
+
+function checkRequest(req: DenseMapRequest): void {
+  const bad = (msg: string) => new Error(formatWorkerError('runtime', msg));
+  if (!Array.isArray(req.promptIds) || req.promptIds.length < 2 || !req.promptIds.every((i) => Number.isInteger(i) && i >= 0)) {
+    throw bad('promptIds must be the token ids of one prompt, start and end-of-text tokens included.');
+  }
+  if (req.mode !== 'clearclip' && req.mode !== 'maskclip' && req.mode !== 'contributions') {
+    throw bad(`Unknown dense map mode ${JSON.stringify(req.mode)}: use 'clearclip', 'maskclip' or 'contributions'.`);
+  }
+}
+
+function asWorkerError(e: unknown): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/^\[[a-z-]+\] /.test(msg)) return e instanceof Error ? e : new Error(msg);
+  if (e instanceof DenseGraphError || e instanceof UnsupportedModelError || e instanceof UnsupportedOpError) {
+    return new Error(formatWorkerError('unsupported-model', msg));
+  }
+  return new Error(formatWorkerError('runtime', `Dense map failed: ${msg}`));
+}
