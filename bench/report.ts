@@ -93,13 +93,14 @@ export function markdown(r: Results): string {
     row('gradient relevance, all layers ÷ image encoding', '≤ 4×', (m) => relevanceCell(m, 'all', 4)),
     row('gradient relevance, first request (builds the tfjs graphs)', '', (m) =>
       'unavailable' in m.relevance ? m.relevance.unavailable : cell(m.relevance, (x) => `${num(x.firstMs)} ms (tfjs ${x.backend})`)),
-    row('dense prompt map, MaskCLIP / ClearCLIP (÷ image encoding)', '', (m) => {
+    row('dense prompt map, MaskCLIP / ClearCLIP / patch contributions (÷ image encoding)', '', (m) => {
       const d = m.denseMap;
       if ('unavailable' in d) return d.unavailable;
       return cell(d, (x) => {
         const i = ok(m.image);
         const r = (s: { median: number }) => (i ? ` (${(s.median / i.patched.median).toFixed(1)}×)` : '');
-        return `${ms(x.maskclip)}${r(x.maskclip)} / ${ms(x.clearclip)}${r(x.clearclip)}`;
+        const c = x.contributions ? `${ms(x.contributions)}${r(x.contributions)}` : 'not measured';
+        return `${ms(x.maskclip)}${r(x.maskclip)} / ${ms(x.clearclip)}${r(x.clearclip)} / ${c}`;
       });
     }),
     section('The app (production build, one worker)'),

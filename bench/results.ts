@@ -118,7 +118,8 @@ export interface ModelResult {
   /** Gradient relevance through the worker API, or why it is not measured. */
   relevance: Outcome<{ firstMs: number; last: Summary; all: Summary; backend: string }> | { unavailable: string };
   /** Dense prompt maps (MaskCLIP, ClearCLIP) through the worker API, on the relevance run's images. */
-  denseMap: Outcome<{ maskclip: Summary; clearclip: Summary }> | { unavailable: string };
+  /** `contributions` is absent in runs made before that mode existed. */
+  denseMap: Outcome<{ maskclip: Summary; clearclip: Summary; contributions?: Summary }> | { unavailable: string };
   /** Gradient-free dense prompt map (MaskCLIP family), or why it is not measured. */
   transformersJs: Outcome<{ load: Summary; image: Summary }>;
   /** The encoder's linear layers alone (bench/graphs.py), same ORT build. */

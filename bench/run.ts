@@ -315,7 +315,7 @@ async function relevance(ctx: Ctx, m: ModelSpec, reps: Reps): Promise<Pick<Model
     const r = await call('relevance', { baseUrl: `${ctx.base}models/${m.id}/`, prompt: 'a photo of a cat', reps: reps.relevance });
     return {
       relevance: { firstMs: r.firstMs, last: summarize(r.last), all: summarize(r.all), backend: r.backend },
-      denseMap: { maskclip: summarize(r.maskclip), clearclip: summarize(r.clearclip) },
+      denseMap: { maskclip: summarize(r.maskclip), clearclip: summarize(r.clearclip), contributions: summarize(r.contributions) },
     };
   }));
   return failed(out) ? { relevance: out, denseMap: out } : out;

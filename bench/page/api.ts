@@ -61,6 +61,8 @@ export interface RelevanceSamples {
   /** Gradient-free dense prompt maps on the same images (ModelRuntime.denseMap). */
   maskclip: number[];
   clearclip: number[];
+  /** Patch contributions: one tfjs forward pass through every layer. */
+  contributions: number[];
   /** tfjs backend the worker chose, and why it skipped the ones before it. */
   backend: string;
 }

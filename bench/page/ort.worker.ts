@@ -10,7 +10,7 @@ import { reduceLayers } from '../../src/explain/reduce';
 import { rolloutMap, rolloutMatrix } from '../../src/explain/rollout';
 import type { ReducedAttention } from '../../src/explain/types';
 import { parseClipConfig } from '../../src/model/config';
-import type { ModelSource } from '../../src/protocol';
+import type { DenseMapMode, ModelSource } from '../../src/protocol';
 import { ClipTextTokenizer } from '../../src/text/tokenizer';
 import { JSON_FILES, onnxPath } from '../../src/worker/modelFiles';
 import { findAttentionSoftmax, patchOutputs } from '../../src/worker/onnx/attention';
@@ -295,14 +295,14 @@ const api: OrtBenchApi = {
     };
     const first = await time(await encode(), -1);
     const skipped = skippedBackends.map((b) => `${b.backend}: ${b.reason}`).join('; ');
-    const dense = async (imageId: string, mode: 'maskclip' | 'clearclip') => {
+    const dense = async (imageId: string, mode: DenseMapMode) => {
       const t0 = performance.now();
       const r = await rt.denseMap({ requestId: ++requestId, imageId, promptIds, mode });
       if (r.cached) throw new Error('dense map came from the cache');
       return performance.now() - t0;
     };
     const out: RelevanceSamples = {
-      firstMs: first.ms, last: [], all: [], maskclip: [], clearclip: [],
+      firstMs: first.ms, last: [], all: [], maskclip: [], clearclip: [], contributions: [],
       backend: skipped ? `${first.backend} (skipped ${skipped})` : first.backend,
     };
     await dense(await encode(), 'maskclip'); // warm-up: builds what dense maps need once
@@ -315,6 +315,7 @@ const api: OrtBenchApi = {
       out.all.push((await time(imageId, 0)).ms);
       out.maskclip.push(await dense(imageId, 'maskclip'));
       out.clearclip.push(await dense(imageId, 'clearclip'));
+      out.contributions.push(await dense(imageId, 'contributions'));
     }
     return out;
   },
