@@ -107,6 +107,22 @@ test('gradient relevance points at the prompted object; the token view picks a c
   for (let i = 0; i < SCENES; i++) if ((await pointsAtTarget(i)).hit) contributionHits++;
   console.log(`pointing game (patch contributions dense map): ${contributionHits}/${SCENES}`);
   expect(contributionHits / SCENES).toBeGreaterThanOrEqual(0.85);
+  // One layer's share: the layer slider picks it, from the same result (no new computation).
+  await expect(page.getByTestId('layer')).toBeDisabled();
+  const sum = await lens.canvasPixels('focus-heatmap');
+  await page.getByTestId('contribution-layers').selectOption('selected');
+  const layerSlider = page.getByTestId('layer');
+  await expect(layerSlider).toBeEnabled();
+  const shares: number[][] = [];
+  for (const layer of ['0', '3']) {
+    await layerSlider.fill(layer);
+    await expect(stage).toHaveAttribute('data-ready', 'yes');
+    await lens.nextFrames();
+    shares.push(await lens.canvasPixels('focus-heatmap'));
+  }
+  expect(pixelDifference(shares[0] ?? [], shares[1] ?? [])).toBeGreaterThan(0.01);
+  expect(pixelDifference(sum, shares[0] ?? [])).toBeGreaterThan(0.01);
+  await expect(page.getByText('Computing the dense map')).toHaveCount(0);
   // Relevance from layer 0 and patch contributions start at the pixels, and the other dense maps
   // at the last block's input, which every image encoding brings along: no encoder ran only to
   // get a block input.

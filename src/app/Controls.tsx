@@ -43,9 +43,10 @@ export function Controls() {
   const layer = resolvedLayer(view, vision.layers);
   const heads = resolvedHeads(view, vision.heads);
   const allOn = heads.every(Boolean);
-  const layerMatters = view.method === 'attention';
   const difference = view.method === 'difference';
   const usesRelevance = view.method === 'relevance' || (difference && view.differenceBase === 'relevance');
+  const usesContributions = view.method === 'contributions' || (difference && view.differenceBase === 'contributions');
+  const layerMatters = view.method === 'attention' || (usesContributions && view.contributionLayers === 'selected');
   // Signed maps have their own (diverging) colormap, so leaving the difference restores the other.
   const signed = isSignedMethod(view.method);
   const colormap = signed ? view.divergingColormap : view.colormap;
@@ -127,6 +128,16 @@ export function Controls() {
             onChange={(e) => setView({ relevanceStart: Number(e.target.value) })}>
             <option value={-1}>the last layer (reference notebook)</option>
             <option value={0}>all layers</option>
+          </select>
+        </label>
+      )}
+      {usesContributions && (
+        <label>
+          Contributions of{' '}
+          <select aria-label="Contribution layers" data-testid="contribution-layers" value={view.contributionLayers}
+            onChange={(e) => setView({ contributionLayers: e.target.value === 'selected' ? 'selected' : 'all' })}>
+            <option value="all">every layer (sum)</option>
+            <option value="selected">the selected layer</option>
           </select>
         </label>
       )}

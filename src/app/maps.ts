@@ -110,11 +110,11 @@ export function imageView(imageId: string, result: ImageResult, view: ViewOption
   }
   const a = promptA(view, prompts);
   if (!a) return viewOf(null, 'Choose a prompt (the round button beside it) to explain.');
-  if (isPromptMapMethod(view.method)) return promptMapView(imageId, result, view.method, a.text, view.relevanceStart);
+  if (isPromptMapMethod(view.method)) return promptMapView(imageId, result, view.method, a.text, view);
   const b = promptB(view, prompts);
   if (!b) return viewOf(null, 'Add a second prompt (B) to subtract from prompt A.');
-  const va = promptMapView(imageId, result, view.differenceBase, a.text, view.relevanceStart);
-  const vb = promptMapView(imageId, result, view.differenceBase, b.text, view.relevanceStart);
+  const va = promptMapView(imageId, result, view.differenceBase, a.text, view);
+  const vb = promptMapView(imageId, result, view.differenceBase, b.text, view);
   if (!va.map || !vb.map) {
     return {
       ...viewOf(null, va.note ?? vb.note, va.pending || vb.pending),
@@ -130,14 +130,24 @@ export function imageView(imageId: string, result: ImageResult, view: ViewOption
   }
 }
 
+/** The options a worker-computed prompt map depends on. */
+export type PromptMapOptions = Pick<ViewOptions, 'relevanceStart' | 'contributionLayers' | 'layer'>;
+
 /** One prompt's map under a worker-computed method, or why there is none yet. */
-function promptMapView(imageId: string, result: ImageResult, method: PromptMapMethod, promptText: string, relevanceStart: number): ImageView {
+function promptMapView(imageId: string, result: ImageResult, method: PromptMapMethod, promptText: string, options: PromptMapOptions): ImageView {
+  const relevanceStart = options.relevanceStart;
   if (method !== 'relevance') {
     const dense = denseMapFor(imageId, promptText, method);
     if (!dense) return viewOf(null);
     if (dense.status === 'running') return viewOf(null, `Computing the dense map for “${promptText}”…`, true);
     if (dense.status === 'error') return viewOf(null, dense.message);
-    return viewOf({ width: dense.result.grid.width, height: dense.result.grid.height, values: dense.result.map });
+    const { grid, map, layerMaps } = dense.result;
+    const size = grid.width * grid.height;
+    if (method === 'contributions' && options.contributionLayers === 'selected' && layerMaps) {
+      const l = resolvedLayer(options, layerMaps.length / size);
+      return viewOf({ width: grid.width, height: grid.height, values: layerMaps.subarray(l * size, (l + 1) * size) });
+    }
+    return viewOf({ width: grid.width, height: grid.height, values: map });
   }
   const key: RelevanceKey = { imageId, promptText, startLayerImage: relevanceStart, startLayerText: relevanceStart };
   const entry = relevanceFor(key);

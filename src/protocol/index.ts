@@ -265,6 +265,11 @@ export interface DenseMapResult {
    */
   map: Float32Array;
   grid: { width: number; height: number };
+  /**
+   * `contributions` only: each attention layer's share, `(layers, patches)` row-major; `map` is
+   * their sum (the UI can show one layer's share without asking again).
+   */
+  layerMaps?: Float32Array;
   /** Time spent in the worker, ms (0 when answered from the worker's cache). */
   ms: number;
   /** True when the worker answered from its cache (per image, prompt and mode). */

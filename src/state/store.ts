@@ -55,6 +55,8 @@ export interface ViewOptions {
   rolloutDiscard: number;
   /** First layer that gradient relevance accumulates (-1: the last layer only, 0: all layers). */
   relevanceStart: number;
+  /** Patch contributions: summed over every layer, or the share of the layer `layer` selects. */
+  contributionLayers: 'all' | 'selected';
 }
 
 /** Compare view: one colour scale for all panels, or each panel its own. */
@@ -147,7 +149,7 @@ export const useLens = create<LensState>()((set) => ({
   view: {
     method: 'attention', layer: -1, heads: [], fusion: 'mean', colormap: 'inferno', divergingColormap: 'rdbu', opacity: 0.6,
     promptId: initialPrompts[0]?.id ?? null, promptBId: null, differenceBase: 'relevance',
-    focusImageId: null, queryPatch: null, rolloutDiscard: 0, relevanceStart: -1,
+    focusImageId: null, queryPatch: null, rolloutDiscard: 0, relevanceStart: -1, contributionLayers: 'all',
   },
   compare: {
     open: false,

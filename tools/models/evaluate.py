@@ -14,7 +14,7 @@ import torch
 
 from clip_bpe import ClipTokenizer
 from clip_torch import ClipModel, bundled_config
-from explain_torch import attentions, image_map, relevance, rollout
+from explain_torch import attentions, image_map, patch_contributions, relevance, rollout
 from scenes import CLASSES, caption, make_scene
 from train import HERE, MERGES, normalise
 
@@ -50,7 +50,8 @@ def evaluate(model: ClipModel, n: int = 400, seed: int = 12345) -> dict:
         best = int((e @ txt.t()).argmax())
         top1 += best in {o.label for o in s.objects}
     both = 0
-    hits = {"relevance_all_layers": 0, "relevance_last_layer": 0, "rollout": 0, "raw_cls_last_layer": 0}
+    hits = {"relevance_all_layers": 0, "relevance_last_layer": 0, "rollout": 0, "raw_cls_last_layer": 0,
+            "patch_contributions": 0}
     rng = np.random.default_rng([seed, 2])
     n_point = n
     for i in range(n):
@@ -72,6 +73,7 @@ def evaluate(model: ClipModel, n: int = 400, seed: int = 12345) -> dict:
             "relevance_last_layer": image_map(r_last["vision"]).numpy(),
             "rollout": image_map(rollout(attn)).numpy(),
             "raw_cls_last_layer": attn[-1].mean(0)[0, 1:].numpy(),
+            "patch_contributions": patch_contributions(model, px, ids).numpy(),
         }
         for name, m in maps.items():
             hits[name] += pointing_hit(m, s.masks[k], grid)

@@ -1,7 +1,9 @@
-"""Reference explanations in PyTorch: attention probabilities, rollout, gradient relevance.
+"""Reference explanations in PyTorch: attention probabilities, rollout, gradient relevance,
+patch contributions.
 
 These are the golden references the TypeScript side is tested against; they follow
-Abnar & Zuidema 2020 (rollout) and Chefer et al. 2021 (gradient relevance, CLIP notebook).
+Abnar & Zuidema 2020 (rollout), Chefer et al. 2021 (gradient relevance, CLIP notebook) and
+Gandelsman, Efros & Steinhardt 2024 (the CLS token decomposed over patches).
 """
 from __future__ import annotations
 

@@ -63,9 +63,10 @@ function textEmbeds(ids: readonly number[]): Float32Array {
   });
 }
 
+/** The map of all layers: the sum of the per-layer rows. */
 function contributions(v: Variant, pixels: { data: Float32Array; dims: number[] }, t: Float32Array): Float32Array {
   const { interp, graph } = vision.get(v) ?? fail(v);
-  return tf.tidy(() => Float32Array.from(patchContributions(interp, graph, pixels, t).dataSync()));
+  return tf.tidy(() => Float32Array.from(tf.sum(patchContributions(interp, graph, pixels, t), 0).dataSync()));
 }
 
 const goldenPixels = (image: number) => {
@@ -174,8 +175,16 @@ describe('DenseEngine, mode contributions', () => {
     const first = await dense.compute(request, () => {});
     expect(first.grid).toEqual({ width: GRID, height: GRID });
     expect(maxAbsDiff(first.map, contributions('fp32', px, textEmbeds(prompt.input_ids)))).toBeLessThan(1e-6);
+    // Each layer's share comes along, and the map is their sum.
+    const layerMaps = first.layerMaps ?? fail('layerMaps');
+    expect(layerMaps).toHaveLength(config.vision.layers * GRID * GRID);
+    const sum = new Float32Array(GRID * GRID);
+    layerMaps.forEach((v, i) => { sum[i % (GRID * GRID)] = (sum[i % (GRID * GRID)] as number) + v; });
+    expect(maxAbsDiff(sum, first.map)).toBeLessThan(1e-6);
+    expect(new Set(Array.from({ length: config.vision.layers }, (_, l) => layerMaps[l * GRID * GRID])).size).toBe(config.vision.layers);
     const again = await dense.compute({ ...request, requestId: 2 }, () => {});
     expect(again.cached).toBe(true);
+    expect(again.layerMaps).toEqual(first.layerMaps);
     const masked = await dense.compute({ ...request, requestId: 3, mode: 'maskclip' }, () => {});
     expect(masked.cached).toBe(false);
     expect(maxAbsDiff(masked.map, first.map)).toBeGreaterThan(0);

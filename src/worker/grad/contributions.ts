@@ -84,8 +84,9 @@ export function findContributionGraph(model: ModelSummary, name: string, output?
 }
 
 /**
- * Each patch's first-order contribution to cos(image_embeds, prompt), `(patches,)` in patch order.
- * Call inside `tf.tidy`.
+ * Each patch's first-order contribution to cos(image_embeds, prompt) through each attention
+ * layer, `(layers, patches)` in patch order; the map of all layers is the sum over rows. Call
+ * inside `tf.tidy`.
  *
  * @param text the prompt's `text_embeds`, `(P,)`.
  */
@@ -94,7 +95,7 @@ export function patchContributions(
   graph: ContributionGraph,
   pixels: Pixels,
   text: Float32Array,
-): tf.Tensor1D {
+): tf.Tensor2D {
   const wanted = new Set([graph.finalHidden, ...graph.layers.flatMap((l) => [l.attention, l.value, ...l.side])]);
   const first = interpreter.run({ [graph.input]: { kind: 'float', data: pixels.data, dims: pixels.dims } }, { outputs: [...wanted] });
   const get = (name: string): Value => {
@@ -103,7 +104,7 @@ export function patchContributions(
     return v;
   };
 
-  let total: tf.Tensor | undefined;
+  const perLayer: tf.Tensor[] = [];
   for (const layer of graph.layers) {
     const a = toFloat(get(layer.attention));
     const v = toFloat(get(layer.value));
@@ -119,10 +120,10 @@ export function patchContributions(
     // the float product with the dequantised weight, not by quantizing these small rows per tensor.
     const projected = interpreter.run(layerFeeds, { outputs: [layer.outProjection], quantized: 'dequantized' }).get(layer.outProjection);
     if (!projected) throw new Error(`${interpreter.name}: "${layer.outProjection}" was not computed`);
-    const c = toFloat(projected);
-    total = total ? tf.add(total, c) : c;
+    perLayer.push(toFloat(projected));
   }
-  if (!total) throw new Error(`${interpreter.name}: no attention layers`);
+  const layer0 = perLayer[0];
+  if (!layer0) throw new Error(`${interpreter.name}: no attention layers`);
 
   // g = ∂cos/∂z, from the head alone; only the CLS row of the final hidden state is read.
   const z = toFloat(get(graph.finalHidden));
@@ -135,9 +136,11 @@ export function patchContributions(
     return tf.sum(tf.mul(tf.div(e, tf.maximum(tf.norm(e), 1e-12)), tUnit));
   };
   const gradient = tf.grad(cosine)(z);
-  const [, seq, width] = total.shape as [number, number, number];
+  const [, seq, width] = layer0.shape as [number, number, number];
   const g = tf.reshape(tf.slice(gradient, [0, 0, 0], [1, 1, width]), [width, 1]);
-  const patches = tf.reshape(tf.slice(total, [0, 1, 0], [1, seq - 1, width]), [seq - 1, width]);
-  return tf.reshape(tf.matMul(patches, g), [seq - 1]);
+  // (layers, seq, D) → the patches' rows · g → (layers, patches).
+  const stacked = tf.reshape(tf.concat(perLayer, 0), [perLayer.length * seq, width]);
+  const values = tf.reshape(tf.matMul(stacked, g), [perLayer.length, seq]);
+  return tf.slice(values, [0, 1], [perLayer.length, seq - 1]) as tf.Tensor2D;
 }
 

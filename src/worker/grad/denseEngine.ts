@@ -25,6 +25,21 @@ interface KeptMap {
   readonly imageId: string;
   readonly map: Float32Array;
   readonly grid: { readonly width: number; readonly height: number };
+  /** Patch contributions: each layer's share, (layers, patches); `map` is their sum. */
+  readonly layerMaps?: Float32Array;
+}
+
+/** A result from a kept map, on fresh buffers (the caller may transfer them). */
+function resultOf(kept: KeptMap): Omit<DenseMapResult, 'ms' | 'cached'> {
+  const out = { imageId: kept.imageId, map: kept.map.slice(), grid: { ...kept.grid } };
+  return kept.layerMaps ? { ...out, layerMaps: kept.layerMaps.slice() } : out;
+}
+
+/** Column sums of a row-major (rows, width) array. */
+function sumRows(rows: Float32Array, width: number): Float32Array {
+  const out = new Float32Array(width);
+  for (let i = 0; i < rows.length; i++) out[i % width] = (out[i % width] as number) + (rows[i] as number);
+  return out;
 }
 
 /** Lets queued messages (a cancel) run before the synchronous pass. */
@@ -66,7 +81,7 @@ export class DenseEngine {
     const pixels = this.engine.requirePixels(req.imageId, 'the dense map');
     const key = `${this.pixelId(pixels)}|${req.mode}|${req.promptIds.join(',')}`;
     const hit = this.results.get(key);
-    if (hit) return { imageId: req.imageId, map: hit.map.slice(), grid: { ...hit.grid }, ms: 0, cached: true };
+    if (hit) return { ...resultOf({ ...hit, imageId: req.imageId }), ms: 0, cached: true };
 
     const t0 = performance.now();
     return this.engine.withGraphs(async (graphs) => {
@@ -83,27 +98,31 @@ export class DenseEngine {
         const text = this.promptEmbedding(graphs, req.promptIds);
         await yieldToEvents();
         checkpoint();
-        const mapTensor = tf.tidy(() => {
+        // (rows, patches): one row, or one per layer for patch contributions.
+        const rowsTensor = tf.tidy(() => {
           if (mode === 'contributions') {
-            const map = patchContributions(graphs.vision.interpreter, graph as ContributionGraph, pixels, text);
-            tokensFit((map.shape[0] as number) + 1);
-            return map;
+            const rows = patchContributions(graphs.vision.interpreter, graph as ContributionGraph, pixels, text);
+            tokensFit((rows.shape[1] as number) + 1);
+            return rows;
           }
           const last = graph as DenseGraph;
           const tokens = denseTokenEmbeddings(graphs.vision.interpreter, last, pixels, {
             attention: mode, lastBlockInput: this.engine.keptBlockInput(req.imageId, last.layer),
           });
           tokensFit(tokens.shape[0]);
-          return patchSimilarities(tokens, tf.tensor(text));
+          return tf.expandDims(patchSimilarities(tokens, tf.tensor(text)), 0);
         });
-        let map: Float32Array;
+        let rows: Float32Array;
         try {
-          map = (await mapTensor.data()) as Float32Array;
+          rows = (await rowsTensor.data()) as Float32Array;
         } finally {
-          mapTensor.dispose();
+          rowsTensor.dispose();
         }
-        this.results.set(key, { imageId: req.imageId, map, grid });
-        return { imageId: req.imageId, map: map.slice(), grid: { ...grid }, ms: performance.now() - t0, cached: false };
+        const kept: KeptMap = mode === 'contributions'
+          ? { imageId: req.imageId, map: sumRows(rows, patches), grid, layerMaps: rows }
+          : { imageId: req.imageId, map: rows, grid };
+        this.results.set(key, kept);
+        return { ...resultOf(kept), ms: performance.now() - t0, cached: false };
       } catch (e) {
         throw asWorkerError(e);
       }
