@@ -18,8 +18,9 @@
  *
  * Evaluated with the model's own ONNX graph (./interpreter.ts): one forward pass for each layer's
  * attention A and values V, then each layer's attention output is replaced by A[CLS, p]·v_p per
- * token — the same head merge and out-projection the graph applies — and g comes from
- * differentiating the head (pooling, post-LayerNorm, projection) alone. Nothing below the head is
+ * token — the same head merge and out-projection the graph applies ({@link imageContributions},
+ * independent of the prompt) — and g comes from differentiating the head (pooling,
+ * post-LayerNorm, projection) alone ({@link promptContributions}). Nothing below the head is
  * differentiated. Layer structure is found by ../onnx/structure.ts `attentionBranch`.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -84,63 +85,103 @@ export function findContributionGraph(model: ModelSummary, name: string, output?
 }
 
 /**
+ * What patch contributions keep of one image. All of it is independent of the prompt, so
+ * another prompt on the same image costs only the head's gradient and a product.
+ */
+export interface ImageContributions {
+  readonly layers: number;
+  /** Tokens, CLS first. */
+  readonly seq: number;
+  /** Hidden width D. */
+  readonly width: number;
+  /** Each layer's out-projected A[CLS, p]·v_p, `(layers, seq, D)` row-major. */
+  readonly rows: Float32Array;
+  /** The final hidden state the head reads, as the graph gives it (`(1, seq, D)`). */
+  readonly finalHidden: { readonly data: Float32Array; readonly dims: readonly number[] };
+}
+
+/**
+ * The prompt-independent part: one forward pass for every layer's attention and values, then
+ * each layer's attention output replaced by A[CLS, p]·v_p per token and run through the
+ * graph's own head merge and out-projection.
+ */
+export function imageContributions(interpreter: OnnxInterpreter, graph: ContributionGraph, pixels: Pixels): ImageContributions {
+  return tf.tidy(() => {
+    const wanted = new Set([graph.finalHidden, ...graph.layers.flatMap((l) => [l.attention, l.value, ...l.side])]);
+    const first = interpreter.run({ [graph.input]: { kind: 'float', data: pixels.data, dims: pixels.dims } }, { outputs: [...wanted] });
+    const get = (name: string): Value => {
+      const v = first.get(name);
+      if (!v) throw new Error(`${interpreter.name}: "${name}" was not computed`);
+      return v;
+    };
+    const perLayer: tf.Tensor[] = [];
+    for (const layer of graph.layers) {
+      const a = toFloat(get(layer.attention));
+      const v = toFloat(get(layer.value));
+      if (a.rank !== 3 || v.rank !== 3 || a.shape[2] !== v.shape[1] || a.shape[0] !== v.shape[0]) {
+        throw new Error(`${interpreter.name}: attention ${a.shape.join('×')} and V ${v.shape.join('×')} should be (batch·heads, seq, seq) and (batch·heads, seq, head_dim)`);
+      }
+      const [heads, , seq] = a.shape as [number, number, number];
+      // Row p of each head: A[CLS, p] · v_p, the share of token p in the CLS token's attention output.
+      const clsRows = tf.reshape(tf.slice(a, [0, 0, 0], [heads, 1, seq]), [heads, seq, 1]);
+      const layerFeeds: Record<string, Feed> = { [layer.attentionOutput]: { kind: 'tensor', tensor: tf.mul(clsRows, v) } };
+      for (const name of layer.side) layerFeeds[name] = feedOf(get(name));
+      // The split relies on the out-projection being linear: in a `_quantized` file it is run as
+      // the float product with the dequantised weight, not by quantizing these small rows per tensor.
+      const projected = interpreter.run(layerFeeds, { outputs: [layer.outProjection], quantized: 'dequantized' }).get(layer.outProjection);
+      if (!projected) throw new Error(`${interpreter.name}: "${layer.outProjection}" was not computed`);
+      perLayer.push(toFloat(projected));
+    }
+    const layer0 = perLayer[0];
+    if (!layer0) throw new Error(`${interpreter.name}: no attention layers`);
+    const [, seq, width] = layer0.shape as [number, number, number];
+    const z = toFloat(get(graph.finalHidden));
+    return {
+      layers: perLayer.length,
+      seq,
+      width,
+      rows: Float32Array.from(tf.concat(perLayer, 0).dataSync()),
+      finalHidden: { data: Float32Array.from(z.dataSync()), dims: z.shape },
+    };
+  });
+}
+
+/**
  * Each patch's first-order contribution to cos(image_embeds, prompt) through each attention
- * layer, `(layers, patches)` in patch order; the map of all layers is the sum over rows. Call
- * inside `tf.tidy`.
+ * layer, `(layers, patches)` row-major in patch order; the map of all layers is the sum over
+ * layers.
  *
  * @param text the prompt's `text_embeds`, `(P,)`.
  */
-export function patchContributions(
+export function promptContributions(
   interpreter: OnnxInterpreter,
   graph: ContributionGraph,
-  pixels: Pixels,
+  image: ImageContributions,
   text: Float32Array,
-): tf.Tensor2D {
-  const wanted = new Set([graph.finalHidden, ...graph.layers.flatMap((l) => [l.attention, l.value, ...l.side])]);
-  const first = interpreter.run({ [graph.input]: { kind: 'float', data: pixels.data, dims: pixels.dims } }, { outputs: [...wanted] });
-  const get = (name: string): Value => {
-    const v = first.get(name);
-    if (!v) throw new Error(`${interpreter.name}: "${name}" was not computed`);
-    return v;
-  };
-
-  const perLayer: tf.Tensor[] = [];
-  for (const layer of graph.layers) {
-    const a = toFloat(get(layer.attention));
-    const v = toFloat(get(layer.value));
-    if (a.rank !== 3 || v.rank !== 3 || a.shape[2] !== v.shape[1] || a.shape[0] !== v.shape[0]) {
-      throw new Error(`${interpreter.name}: attention ${a.shape.join('×')} and V ${v.shape.join('×')} should be (batch·heads, seq, seq) and (batch·heads, seq, head_dim)`);
-    }
-    const [heads, , seq] = a.shape as [number, number, number];
-    // Row p of each head: A[CLS, p] · v_p, the share of token p in the CLS token's attention output.
-    const cls = tf.reshape(tf.slice(a, [0, 0, 0], [heads, 1, seq]), [heads, seq, 1]);
-    const layerFeeds: Record<string, Feed> = { [layer.attentionOutput]: { kind: 'tensor', tensor: tf.mul(cls, v) } };
-    for (const name of layer.side) layerFeeds[name] = feedOf(get(name));
-    // The split relies on the out-projection being linear: in a `_quantized` file it is run as
-    // the float product with the dequantised weight, not by quantizing these small rows per tensor.
-    const projected = interpreter.run(layerFeeds, { outputs: [layer.outProjection], quantized: 'dequantized' }).get(layer.outProjection);
-    if (!projected) throw new Error(`${interpreter.name}: "${layer.outProjection}" was not computed`);
-    perLayer.push(toFloat(projected));
-  }
-  const layer0 = perLayer[0];
-  if (!layer0) throw new Error(`${interpreter.name}: no attention layers`);
-
+): Float32Array {
+  const { layers, seq, width, rows } = image;
   // g = ∂cos/∂z, from the head alone; only the CLS row of the final hidden state is read.
-  const z = toFloat(get(graph.finalHidden));
-  const t = tf.tensor1d(text);
-  const tUnit = tf.div(t, tf.maximum(tf.norm(t), 1e-12));
-  const cosine = (hidden: tf.Tensor): tf.Scalar => {
-    const out = interpreter.run({ [graph.finalHidden]: { kind: 'tensor', tensor: hidden } }, { outputs: [graph.output] }).get(graph.output);
-    if (!out) throw new Error(`${interpreter.name}: "${graph.output}" was not computed`);
-    const e = tf.reshape(toFloat(out), [-1]);
-    return tf.sum(tf.mul(tf.div(e, tf.maximum(tf.norm(e), 1e-12)), tUnit));
-  };
-  const gradient = tf.grad(cosine)(z);
-  const [, seq, width] = layer0.shape as [number, number, number];
-  const g = tf.reshape(tf.slice(gradient, [0, 0, 0], [1, 1, width]), [width, 1]);
-  // (layers, seq, D) → the patches' rows · g → (layers, patches).
-  const stacked = tf.reshape(tf.concat(perLayer, 0), [perLayer.length * seq, width]);
-  const values = tf.reshape(tf.matMul(stacked, g), [perLayer.length, seq]);
-  return tf.slice(values, [0, 1], [perLayer.length, seq - 1]) as tf.Tensor2D;
+  const g = tf.tidy(() => {
+    const t = tf.tensor1d(text);
+    const tUnit = tf.div(t, tf.maximum(tf.norm(t), 1e-12));
+    const cosine = (hidden: tf.Tensor): tf.Scalar => {
+      const out = interpreter.run({ [graph.finalHidden]: { kind: 'tensor', tensor: hidden } }, { outputs: [graph.output] }).get(graph.output);
+      if (!out) throw new Error(`${interpreter.name}: "${graph.output}" was not computed`);
+      const e = tf.reshape(toFloat(out), [-1]);
+      return tf.sum(tf.mul(tf.div(e, tf.maximum(tf.norm(e), 1e-12)), tUnit));
+    };
+    const z = tf.tensor(image.finalHidden.data, [...image.finalHidden.dims]);
+    return Float32Array.from(tf.slice(tf.reshape(tf.grad(cosine)(z), [-1]), [0], [width]).dataSync());
+  });
+  const patches = seq - 1;
+  const out = new Float32Array(layers * patches);
+  for (let l = 0; l < layers; l++) {
+    for (let p = 1; p < seq; p++) {
+      let sum = 0;
+      const row = (l * seq + p) * width;
+      for (let d = 0; d < width; d++) sum += (rows[row + d] as number) * (g[d] as number);
+      out[l * patches + p - 1] = sum;
+    }
+  }
+  return out;
 }
-

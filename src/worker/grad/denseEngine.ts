@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { formatWorkerError, type DenseMapRequest, type DenseMapResult } from '../../protocol';
 import { UnsupportedModelError } from '../onnx/errors';
 import type { ModelSummary } from '../onnx/graph';
-import { findContributionGraph, patchContributions, type ContributionGraph } from './contributions';
+import { findContributionGraph, imageContributions, promptContributions, type ContributionGraph, type ImageContributions } from './contributions';
 import { DenseGraphError, denseTokenEmbeddings, findDenseGraph, patchSimilarities, type DenseGraph } from './dense';
 import type { Pixels, RelevanceEngine, SharedGraphs } from './engine';
 import { UnsupportedOpError, type OnnxInterpreter } from './interpreter';
@@ -19,6 +19,8 @@ export interface DenseEngineOptions {
   readonly maxResults?: number;
   /** Prompt embeddings kept per model. Default 32. */
   readonly maxPrompts?: number;
+  /** Images whose prompt-independent patch contributions are kept. Default 4. */
+  readonly maxImages?: number;
 }
 
 interface KeptMap {
@@ -61,6 +63,12 @@ export class DenseEngine {
   /** Structure per vision graph (or why it cannot be used), found once per kind of map. */
   private readonly structure = new WeakMap<ModelSummary, DenseGraph | Error>();
   private readonly layers = new WeakMap<ModelSummary, ContributionGraph | Error>();
+  /**
+   * Patch contributions' per-image part, per vision interpreter and pixels (layers·seq·D floats:
+   * 7.3 MB for a ViT-B/16 image): another prompt on a kept image costs only the head.
+   */
+  private readonly images = new WeakMap<OnnxInterpreter, LruCache<number, ImageContributions>>();
+  private readonly maxImages: number;
   /** Prompt embeddings per text interpreter, by token ids. */
   private readonly prompts = new WeakMap<OnnxInterpreter, LruCache<string, Float32Array>>();
 
@@ -70,6 +78,7 @@ export class DenseEngine {
   ) {
     this.results = new LruCache(options.maxResults ?? 64);
     this.maxPrompts = options.maxPrompts ?? 32;
+    this.maxImages = options.maxImages ?? 4;
   }
 
   /**
@@ -101,9 +110,11 @@ export class DenseEngine {
         // (rows, patches): one row, or one per layer for patch contributions.
         const rowsTensor = tf.tidy(() => {
           if (mode === 'contributions') {
-            const rows = patchContributions(graphs.vision.interpreter, graph as ContributionGraph, pixels, text);
-            tokensFit((rows.shape[1] as number) + 1);
-            return rows;
+            const layers = graph as ContributionGraph;
+            const image = this.imageContributions(graphs.vision.interpreter, layers, pixels);
+            tokensFit(image.seq);
+            const rows = promptContributions(graphs.vision.interpreter, layers, image, text);
+            return tf.tensor2d(rows, [image.layers, patches]);
           }
           const last = graph as DenseGraph;
           const tokens = denseTokenEmbeddings(graphs.vision.interpreter, last, pixels, {
@@ -136,6 +147,19 @@ export class DenseEngine {
       this.pixelIds.set(pixels, id);
     }
     return id;
+  }
+
+  /** The prompt-independent part of patch contributions, kept for the last few images. */
+  private imageContributions(interpreter: OnnxInterpreter, graph: ContributionGraph, pixels: Pixels): ImageContributions {
+    let cache = this.images.get(interpreter);
+    if (!cache) this.images.set(interpreter, (cache = new LruCache(this.maxImages)));
+    const key = this.pixelId(pixels);
+    let kept = cache.get(key);
+    if (!kept) {
+      kept = imageContributions(interpreter, graph, pixels);
+      cache.set(key, kept);
+    }
+    return kept;
   }
 
   private layersOf(graphs: SharedGraphs): ContributionGraph {
