@@ -25,7 +25,7 @@ export const IMAGE_METHODS: MethodChoice[] = [
   { id: 'relevance', label: 'Gradient relevance (prompt)' },
   { id: 'clearclip', label: 'Dense prompt map: ClearCLIP' },
   { id: 'maskclip', label: 'Dense prompt map: MaskCLIP' },
-  { id: 'contributions', label: 'Dense prompt map: patch contributions (all layers)' },
+  { id: 'contributions', label: 'Dense prompt map: patch contributions' },
   { id: 'difference', label: 'Prompt difference (A − B)' },
 ];
 
@@ -131,11 +131,10 @@ export function imageView(imageId: string, result: ImageResult, view: ViewOption
 }
 
 /** The options a worker-computed prompt map depends on. */
-export type PromptMapOptions = Pick<ViewOptions, 'relevanceStart' | 'contributionLayers' | 'layer'>;
+type PromptMapOptions = Pick<ViewOptions, 'relevanceStart' | 'contributionLayers' | 'layer'>;
 
 /** One prompt's map under a worker-computed method, or why there is none yet. */
 function promptMapView(imageId: string, result: ImageResult, method: PromptMapMethod, promptText: string, options: PromptMapOptions): ImageView {
-  const relevanceStart = options.relevanceStart;
   if (method !== 'relevance') {
     const dense = denseMapFor(imageId, promptText, method);
     if (!dense) return viewOf(null);
@@ -149,7 +148,8 @@ function promptMapView(imageId: string, result: ImageResult, method: PromptMapMe
     }
     return viewOf({ width: grid.width, height: grid.height, values: map });
   }
-  const key: RelevanceKey = { imageId, promptText, startLayerImage: relevanceStart, startLayerText: relevanceStart };
+  const start = options.relevanceStart;
+  const key: RelevanceKey = { imageId, promptText, startLayerImage: start, startLayerText: start };
   const entry = relevanceFor(key);
   if (!entry) return viewOf(null);
   if (entry.status === 'running') return { ...viewOf(null, `Computing relevance for “${promptText}”…`, true), waiting: [key] };
