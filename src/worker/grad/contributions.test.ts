@@ -170,6 +170,7 @@ describe('DenseEngine, mode contributions', () => {
   it('answers with the map of the functions above, cached per (pixels, prompt, mode)', async () => {
     const relevance = new RelevanceEngine({ backends: ['cpu'] });
     const dense = new DenseEngine(relevance);
+    const baseline = tf.memory().numTensors;
     relevance.setModel(model());
     const pair = g.pairs[0] ?? fail('golden pair');
     const prompt = g.prompts[pair.prompt] ?? fail('golden prompt');
@@ -198,6 +199,9 @@ describe('DenseEngine, mode contributions', () => {
     const masked = await dense.compute({ ...request, requestId: 3, mode: 'maskclip' }, () => {});
     expect(masked.cached).toBe(false);
     expect(maxAbsDiff(masked.map, first.map)).toBeGreaterThan(0);
+    // What is kept between requests is plain floats: no tensor outlives the model.
     relevance.setModel(null);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(tf.memory().numTensors).toBe(baseline);
   });
 });

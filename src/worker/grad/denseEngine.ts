@@ -107,31 +107,28 @@ export class DenseEngine {
         const text = this.promptEmbedding(graphs, req.promptIds);
         await yieldToEvents();
         checkpoint();
-        // (rows, patches): one row, or one per layer for patch contributions.
-        const rowsTensor = tf.tidy(() => {
-          if (mode === 'contributions') {
-            const layers = graph as ContributionGraph;
-            const image = this.imageContributions(graphs.vision.interpreter, layers, pixels);
-            tokensFit(image.seq);
-            const rows = promptContributions(graphs.vision.interpreter, layers, image, text);
-            return tf.tensor2d(rows, [image.layers, patches]);
-          }
+        let kept: KeptMap;
+        if (mode === 'contributions') {
+          const layers = graph as ContributionGraph;
+          const image = this.imageContributions(graphs.vision.interpreter, layers, pixels);
+          tokensFit(image.seq);
+          const rows = promptContributions(graphs.vision.interpreter, layers, image, text);
+          kept = { imageId: req.imageId, map: sumRows(rows, patches), grid, layerMaps: rows };
+        } else {
           const last = graph as DenseGraph;
-          const tokens = denseTokenEmbeddings(graphs.vision.interpreter, last, pixels, {
-            attention: mode, lastBlockInput: this.engine.keptBlockInput(req.imageId, last.layer),
+          const mapTensor = tf.tidy(() => {
+            const tokens = denseTokenEmbeddings(graphs.vision.interpreter, last, pixels, {
+              attention: mode, lastBlockInput: this.engine.keptBlockInput(req.imageId, last.layer),
+            });
+            tokensFit(tokens.shape[0]);
+            return patchSimilarities(tokens, tf.tensor(text));
           });
-          tokensFit(tokens.shape[0]);
-          return tf.expandDims(patchSimilarities(tokens, tf.tensor(text)), 0);
-        });
-        let rows: Float32Array;
-        try {
-          rows = (await rowsTensor.data()) as Float32Array;
-        } finally {
-          rowsTensor.dispose();
+          try {
+            kept = { imageId: req.imageId, map: (await mapTensor.data()) as Float32Array, grid };
+          } finally {
+            mapTensor.dispose();
+          }
         }
-        const kept: KeptMap = mode === 'contributions'
-          ? { imageId: req.imageId, map: sumRows(rows, patches), grid, layerMaps: rows }
-          : { imageId: req.imageId, map: rows, grid };
         this.results.set(key, kept);
         return { ...resultOf(kept), ms: performance.now() - t0, cached: false };
       } catch (e) {
