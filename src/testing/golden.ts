@@ -77,6 +77,35 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/**
+ * Pearson correlation of two equally long arrays. A constant array correlates only with an
+ * equal constant one (1), else 0 (e.g. an all-zero relevance map, every gradient·attention ≤ 0).
+ */
+export function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  const n = a.length;
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += a[i] as number;
+    mb += b[i] as number;
+  }
+  ma /= n;
+  mb /= n;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    const x = (a[i] as number) - ma;
+    const y = (b[i] as number) - mb;
+    sab += x * y;
+    saa += x * x;
+    sbb += y * y;
+  }
+  if (saa === 0 || sbb === 0) return saa === sbb && ma === mb ? 1 : 0;
+  return sab / Math.sqrt(saa * sbb);
+}
+
 function load(): { meta: Golden; bin: ArrayBuffer } {
   if (!cache) {
     const meta = JSON.parse(readFileSync(GOLDEN_DIR + 'golden.json', 'utf8')) as Golden;

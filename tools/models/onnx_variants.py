@@ -70,6 +70,17 @@ def _quantize_weight(w: np.ndarray) -> tuple[np.ndarray, np.float32, np.uint8]:
 MIN_GATHER_ROWS = 1024
 
 
+def _add_quantized(g: onnx.GraphProto, w: onnx.TensorProto, done: set[str]) -> tuple[str, str, str]:
+    """Names of w's uint8 values, scale and zero point; added to the graph the first time."""
+    names = (w.name + "_quantized", w.name + "_scale", w.name + "_zero_point")
+    if w.name not in done:
+        q, scale, zp = _quantize_weight(numpy_helper.to_array(w))
+        g.initializer.extend([numpy_helper.from_array(q, names[0]), numpy_helper.from_array(np.array(scale), names[1]),
+                              numpy_helper.from_array(np.array(zp), names[2])])
+        done.add(w.name)
+    return names
+
+
 def to_quantized(model: onnx.ModelProto) -> onnx.ModelProto:
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -81,12 +92,7 @@ def to_quantized(model: onnx.ModelProto) -> onnx.ModelProto:
         table = inits.get(node.input[0]) if node.op_type == "Gather" else None
         if (table is not None and len(table.dims) == 2 and table.dims[0] >= MIN_GATHER_ROWS
                 and table.data_type == TensorProto.FLOAT):
-            q, scale, zp = _quantize_weight(numpy_helper.to_array(table))
-            tq, ts, tz = table.name + "_quantized", table.name + "_scale", table.name + "_zero_point"
-            if table.name not in used_as_weight:
-                g.initializer.extend([numpy_helper.from_array(q, tq), numpy_helper.from_array(np.array(scale), ts),
-                                      numpy_helper.from_array(np.array(zp), tz)])
-                used_as_weight.add(table.name)
+            tq, ts, tz = _add_quantized(g, table, used_as_weight)
             base = node.name or node.output[0]
             gathered = f"{base}_quantized"
             nodes += [
@@ -101,12 +107,7 @@ def to_quantized(model: onnx.ModelProto) -> onnx.ModelProto:
             nodes.append(node)
             continue
         base = node.name or node.output[0]
-        q, scale, zp = _quantize_weight(numpy_helper.to_array(w))
-        wq, ws, wz = w.name + "_quantized", w.name + "_scale", w.name + "_zero_point"
-        if w.name not in used_as_weight:
-            g.initializer.extend([numpy_helper.from_array(q, wq), numpy_helper.from_array(np.array(scale), ws),
-                                  numpy_helper.from_array(np.array(zp), wz)])
-            used_as_weight.add(w.name)
+        wq, ws, wz = _add_quantized(g, w, used_as_weight)
         a = node.input[0]
         nodes += [
             helper.make_node("DynamicQuantizeLinear", [a], [f"{base}_aq", f"{base}_as", f"{base}_az"],

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePreprocessorConfig } from '../../image/preprocess';
 import { parseClipConfig } from '../../model/config';
 import { ClipTextTokenizer } from '../../text/tokenizer';
-import { golden, maxAbsDiff, MODEL_DIR, modelFile, tensor } from '../../testing/golden';
+import { correlation, golden, maxAbsDiff, MODEL_DIR, modelFile, tensor } from '../../testing/golden';
 import { makeScene, pointingHit, seededRandom } from '../../testing/scenes';
 import { findAttentionSoftmax } from '../onnx/attention';
 import { summarizeModel } from '../onnx/graph';
@@ -77,23 +77,6 @@ const goldenPixels = (image: number) => {
   const im = g.images[image] ?? fail(`golden image ${image}`);
   return { data: tensor(im.pixel_values), dims: [1, 3, SIZE, SIZE] };
 };
-
-function correlation(a: Float32Array, b: Float32Array): number {
-  const mean = (x: Float32Array) => x.reduce((s, v) => s + v, 0) / x.length;
-  const ma = mean(a);
-  const mb = mean(b);
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const da = (a[i] as number) - ma;
-    const db = (b[i] as number) - mb;
-    ab += da * db;
-    aa += da * da;
-    bb += db * db;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 describe('findContributionGraph on the bundled model', () => {
   it('finds every attention layer, in order, with distinct tensors', () => {

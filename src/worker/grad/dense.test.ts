@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePreprocessorConfig } from '../../image/preprocess';
 import { parseClipConfig } from '../../model/config';
 import { ClipTextTokenizer } from '../../text/tokenizer';
-import { maxAbsDiff, MODEL_DIR, modelFile } from '../../testing/golden';
+import { correlation, maxAbsDiff, MODEL_DIR, modelFile } from '../../testing/golden';
 import { makeScene, pointingHit, seededRandom, type Scene } from '../../testing/scenes';
 import { findAttentionSoftmax } from '../onnx/attention';
 import { UnsupportedModelError } from '../onnx/errors';
@@ -193,29 +193,6 @@ describe('wiring: the model\'s own attention fed back, residual and FFN kept', (
     }
   });
 });
-
-function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i] as number;
-    mb += b[i] as number;
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const x = (a[i] as number) - ma;
-    const y = (b[i] as number) - mb;
-    sab += x * y;
-    saa += x * x;
-    sbb += y * y;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic graphs: one head, x (1, 5, 4) → attention → out-proj → residual → FFN → CLS → proj.

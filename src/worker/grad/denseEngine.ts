@@ -44,6 +44,25 @@ function sumRows(rows: Float32Array, width: number): Float32Array {
   return out;
 }
 
+/** A vision graph's structure (or why it cannot be used), found once per graph and kept in `cache`. */
+function structureOf<T>(
+  cache: WeakMap<ModelSummary, T | Error>,
+  graphs: SharedGraphs,
+  find: (model: ModelSummary, name: string, output?: string) => T,
+): T {
+  let found = cache.get(graphs.visionSummary);
+  if (found === undefined) {
+    try {
+      found = find(graphs.visionSummary, graphs.vision.interpreter.name, graphs.vision.output);
+    } catch (e) {
+      found = e instanceof Error ? e : new Error(String(e));
+    }
+    cache.set(graphs.visionSummary, found);
+  }
+  if (found instanceof Error) throw found;
+  return found;
+}
+
 /** Lets queued messages (a cancel) run before the synchronous pass. */
 function yieldToEvents(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -160,31 +179,11 @@ export class DenseEngine {
   }
 
   private layersOf(graphs: SharedGraphs): ContributionGraph {
-    let found = this.layers.get(graphs.visionSummary);
-    if (!found) {
-      try {
-        found = findContributionGraph(graphs.visionSummary, graphs.vision.interpreter.name, graphs.vision.output);
-      } catch (e) {
-        found = e instanceof Error ? e : new Error(String(e));
-      }
-      this.layers.set(graphs.visionSummary, found);
-    }
-    if (found instanceof Error) throw found;
-    return found;
+    return structureOf(this.layers, graphs, findContributionGraph);
   }
 
   private graphOf(graphs: SharedGraphs): DenseGraph {
-    let found = this.structure.get(graphs.visionSummary);
-    if (!found) {
-      try {
-        found = findDenseGraph(graphs.visionSummary, graphs.vision.interpreter.name, graphs.vision.output);
-      } catch (e) {
-        found = e instanceof Error ? e : new Error(String(e));
-      }
-      this.structure.set(graphs.visionSummary, found);
-    }
-    if (found instanceof Error) throw found;
-    return found;
+    return structureOf(this.structure, graphs, findDenseGraph);
   }
 
   /** The prompt's `text_embeds` `(P,)`, from the text interpreter (cached per model). */

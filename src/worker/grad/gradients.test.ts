@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageRelevance, textRelevance } from '../../explain/relevance';
 import { parseClipConfig } from '../../model/config';
-import { golden, maxAbsDiff, MODEL_DIR, modelFile, tensor } from '../../testing/golden';
+import { correlation, golden, maxAbsDiff, MODEL_DIR, modelFile, tensor } from '../../testing/golden';
 import { findAttentionSoftmax } from '../onnx/attention';
 import { clipGradients, type ClipGradients, type EncoderSpec } from './gradients';
 import { OnnxInterpreter } from './interpreter';
@@ -70,21 +70,6 @@ function maps(r: ClipGradients) {
     textLast: textRelevance(s.text, s.textGrad, -1),
     textAll: textRelevance(s.text, s.textGrad, 0),
   };
-}
-
-function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i] as number; mb += b[i] as number; }
-  ma /= n; mb /= n;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const x = (a[i] as number) - ma, y = (b[i] as number) - mb;
-    sab += x * y; saa += x * x; sbb += y * y;
-  }
-  // Constant maps (e.g. all zero: every gradient·attention ≤ 0) correlate only with themselves.
-  if (saa === 0 || sbb === 0) return saa === sbb && ma === mb ? 1 : 0;
-  return sab / Math.sqrt(saa * sbb);
 }
 
 beforeAll(async () => {
@@ -156,7 +141,7 @@ describe('gradient relevance from the interpreted ONNX graph', () => {
     rs.forEach((r, i) => {
       const a = maps(ref[i]!);
       const b = maps(r);
-      for (const k of ['imageLast', 'imageAll', 'textLast', 'textAll'] as const) corr[k] = Math.min(corr[k], pearson(a[k], b[k]));
+      for (const k of ['imageLast', 'imageAll', 'textLast', 'textAll'] as const) corr[k] = Math.min(corr[k], correlation(a[k], b[k]));
       corr.score = Math.max(corr.score, Math.abs(r.score - ref[i]!.score));
     });
     console.log(`${variant} vs fp32: worst Pearson r per map, max |score difference|:`, corr);
