@@ -218,8 +218,9 @@ export async function throughput(page: Page, images: ImageFile[], timeout: numbe
 /**
  * JS memory of the page and each of its workers, read over the DevTools protocol: the V8 heap in use
  * plus the backing stores of its ArrayBuffers (where ORT's and tfjs's WebAssembly memories live).
- * `performance.measureUserAgentSpecificMemory()` would give the same split, but it waits about a
- * minute for workers blocked in `Atomics.wait` (ORT's idle threads) before it answers.
+ * `performance.measureUserAgentSpecificMemory()` also splits by page and worker, but it waits about
+ * a minute for workers blocked in `Atomics.wait` (ORT's idle threads) and counts more than V8's
+ * heap statistics do, so its figures are not comparable.
  */
 export async function memory(page: Page): Promise<MemoryResult> {
   const cdp = await page.context().newCDPSession(page);

@@ -37,11 +37,9 @@ export const DIFFERENCE_BASES: readonly { id: PromptMapMethod; label: string }[]
   { id: 'contributions', label: 'Dense map: patch contributions' },
 ];
 
-const PROMPT_METHODS = new Set(['relevance', 'clearclip', 'maskclip', 'contributions', 'difference']);
-
 /** Whether the method's map depends on the selected prompt. */
 export function isPromptMethod(method: string): boolean {
-  return PROMPT_METHODS.has(method);
+  return isPromptMapMethod(method) || method === 'difference';
 }
 
 /** Whether the method's map is signed (shown on a symmetric range with a diverging colormap). */

@@ -63,14 +63,18 @@ function textEmbeds(ids: readonly number[]): Float32Array {
   });
 }
 
-/** The map of all layers: the sum of the per-layer rows. */
-function contributions(v: Variant, pixels: { data: Float32Array; dims: number[] }, t: Float32Array): Float32Array {
-  const { interp, graph } = vision.get(v) ?? fail(v);
-  const rows = promptContributions(interp, graph, imageContributions(interp, graph, pixels), t);
+/** Sum over layers of per-layer rows `(layers, patches)`. */
+function sumLayers(rows: Float32Array): Float32Array {
   const patches = GRID * GRID;
   const sum = new Float32Array(patches);
   rows.forEach((value, i) => { sum[i % patches] = (sum[i % patches] as number) + value; });
   return sum;
+}
+
+/** The map of all layers: the sum of the per-layer rows. */
+function contributions(v: Variant, pixels: { data: Float32Array; dims: number[] }, t: Float32Array): Float32Array {
+  const { interp, graph } = vision.get(v) ?? fail(v);
+  return sumLayers(promptContributions(interp, graph, imageContributions(interp, graph, pixels), t));
 }
 
 const goldenPixels = (image: number) => {
@@ -166,9 +170,7 @@ describe('DenseEngine, mode contributions', () => {
     // Each layer's share comes along, and the map is their sum.
     const layerMaps = first.layerMaps ?? fail('layerMaps');
     expect(layerMaps).toHaveLength(config.vision.layers * GRID * GRID);
-    const sum = new Float32Array(GRID * GRID);
-    layerMaps.forEach((v, i) => { sum[i % (GRID * GRID)] = (sum[i % (GRID * GRID)] as number) + v; });
-    expect(maxAbsDiff(sum, first.map)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(sumLayers(layerMaps), first.map)).toBeLessThan(1e-6);
     expect(new Set(Array.from({ length: config.vision.layers }, (_, l) => layerMaps[l * GRID * GRID])).size).toBe(config.vision.layers);
     const again = await dense.compute({ ...request, requestId: 2 }, () => {});
     expect(again.cached).toBe(true);
