@@ -74,6 +74,9 @@ test('gradient relevance points at the prompted object; the token view picks a c
       const computed = page.getByTestId('relevance-computed');
       await expect(computed).toContainText('Relevance computed in');
       await expect(computed).toHaveAttribute('data-threads', '1');
+      // All layers: ONNX Runtime differentiates the image encoder (its graph with the backward pass appended).
+      await expect(computed).toHaveAttribute('data-vision-by', 'onnxruntime');
+      await expect(computed).toContainText('ONNX Runtime for the image');
     }
     const top = await page.getByTestId('token-view').getAttribute('data-top-token');
     if (top === o.colour || top === o.shape) wordHits++;

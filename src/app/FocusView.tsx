@@ -25,7 +25,8 @@ const TF_BACKEND_LABELS: Record<string, string> = { webgpu: 'WebGPU', webgl: 'We
 
 /** "Relevance computed in 1.3 s with tfjs (WASM, 2 threads)." */
 function relevanceComputedText(c: RelevanceComputed): string {
-  const how = `tfjs (${TF_BACKEND_LABELS[c.backend] ?? c.backend}${c.threads > 1 ? `, ${c.threads} threads` : ''})`;
+  const tfjs = `tfjs (${TF_BACKEND_LABELS[c.backend] ?? c.backend}${c.threads > 1 ? `, ${c.threads} threads` : ''})`;
+  const how = c.visionBy === 'onnxruntime' ? `ONNX Runtime for the image and ${tfjs} for the prompt` : tfjs;
   return c.cached ? `Relevance from the worker's cache (computed with ${how}).` : `Relevance computed in ${(c.ms / 1000).toFixed(1)} s with ${how}.`;
 }
 
@@ -94,7 +95,8 @@ export function FocusView() {
       {shown?.note && !relevanceShown && <p className="status">{shown.note}</p>}
       {shown && <RelevanceStatus waiting={shown.waiting} cancelled={shown.cancelled} />}
       {shown?.computed && (
-        <p className="hint" data-testid="relevance-computed" data-backend={shown.computed.backend} data-threads={shown.computed.threads}>
+        <p className="hint" data-testid="relevance-computed" data-backend={shown.computed.backend} data-threads={shown.computed.threads}
+          data-vision-by={shown.computed.visionBy}>
           {relevanceComputedText(shown.computed)}
         </p>
       )}

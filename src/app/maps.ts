@@ -93,7 +93,7 @@ export interface ImageView {
 }
 
 /** How a gradient relevance map was computed: the worker's result without the maps. */
-export type RelevanceComputed = Pick<RelevanceResult, 'backend' | 'threads' | 'ms' | 'cached'>;
+export type RelevanceComputed = Pick<RelevanceResult, 'backend' | 'threads' | 'visionBy' | 'ms' | 'cached'>;
 
 const viewOf = (map: PatchMap | null, note: string | null = null, pending = false): ImageView =>
   ({ map, note, pending, signed: false, waiting: [], cancelled: [] });
@@ -153,8 +153,8 @@ function promptMapView(imageId: string, result: ImageResult, method: PromptMapMe
   if (entry.status === 'running') return { ...viewOf(null, `Computing relevance for “${promptText}”…`, true), waiting: [key] };
   if (entry.status === 'cancelled') return { ...viewOf(null, `Cancelled: relevance for “${promptText}”.`), cancelled: [key] };
   if (entry.status === 'error') return viewOf(null, entry.message);
-  const { backend, threads, ms, cached } = entry.result;
-  return { ...viewOf({ width: result.grid.width, height: result.grid.height, values: entry.result.imageMap }), computed: { backend, threads, ms, cached } };
+  const { backend, threads, visionBy, ms, cached } = entry.result;
+  return { ...viewOf({ width: result.grid.width, height: result.grid.height, values: entry.result.imageMap }), computed: { backend, threads, visionBy, ms, cached } };
 }
 
 /** The options a single-layer or rollout map depends on. */

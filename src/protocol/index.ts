@@ -220,6 +220,11 @@ export interface RelevanceResult {
   backend: string;
   /** Threads of that backend (WASM: XNNPACK's; 1 for the others). */
   threads: number;
+  /**
+   * Who differentiated the image encoder: ONNX Runtime running the graph with its backward pass
+   * appended (all layers at once, src/worker/grad/ortBackward.ts), or tfjs like the prompt's.
+   */
+  visionBy: 'onnxruntime' | 'tfjs';
   /** Time spent in the worker, ms (0 when answered from the worker's cache). */
   ms: number;
   /** True when the worker answered from its result cache. */

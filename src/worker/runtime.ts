@@ -35,7 +35,7 @@ import { attentionToFloat32, layerAttentions, type TensorLike } from './onnx/ten
 import { reduceLayers, tokenRowsOfLayers } from '../explain/reduce';
 import type { ReducedAttention } from '../explain/types';
 import { setTfWasmThreads } from './grad/backend';
-import { RelevanceEngine, type EncoderRunInput } from './grad/engine';
+import { RelevanceEngine, type BackwardSession, type EncoderRunInput } from './grad/engine';
 import type { BlockTensor } from './grad/gradients';
 import { DenseEngine } from './grad/denseEngine';
 
@@ -208,6 +208,7 @@ export class ModelRuntime {
         patchSize: shape.vision.patchSize,
         // Runs inside the relevance job, i.e. already in this runtime's queue: call the session directly.
         blockInput: (which, input, tensor) => this.blockInput(which, input, tensor),
+        openBackward: (bytes) => this.openBackward(bytes),
       });
       return info;
     } finally {
@@ -408,6 +409,29 @@ export class ModelRuntime {
     } finally {
       for (const t of Object.values(out)) t.dispose();
     }
+  }
+
+  /**
+   * A session of the vision graph with its backward pass appended (./grad/ortBackward.ts), on
+   * the encoders' backend. It holds its own copy of the vision weights (ViT-B/32: ~350 MB); the
+   * relevance engine keeps one and releases it with the model.
+   */
+  private async openBackward(bytes: Uint8Array): Promise<BackwardSession> {
+    const m = this.loaded;
+    if (!m) throw new Error(formatWorkerError('no-model', 'No model is loaded yet.'));
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: [m.info.backend], graphOptimizationLevel: 'all' });
+    return {
+      run: async (feeds, outputs) => {
+        const input = Object.fromEntries(Object.entries(feeds).map(([name, f]) => [name, new ort.Tensor('float32', f.data, [...f.dims])]));
+        const out = await session.run(input, [...outputs]);
+        try {
+          return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, new Float32Array(t.data as Float32Array)]));
+        } finally {
+          for (const t of Object.values(out)) t.dispose();
+        }
+      },
+      release: () => session.release(),
+    };
   }
 
   private async fallBackToWasm(m: Loaded): Promise<void> {

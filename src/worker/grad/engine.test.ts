@@ -3,13 +3,14 @@
  * lazily built graphs, result cache, cancellation, errors, and memory released on model change.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import * as ort from 'onnxruntime-web';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseClipConfig } from '../../model/config';
 import type { RelevanceProgress } from '../../protocol';
 import { golden, maxAbsDiff, MODEL_DIR, modelFile, tensor } from '../../testing/golden';
 import { findAttentionSoftmax } from '../onnx/attention';
-import { RelevanceEngine, type EncoderInterface, type RelevanceModel } from './engine';
+import { RelevanceEngine, type BackwardSession, type EncoderInterface, type RelevanceModel } from './engine';
 
 const config = parseClipConfig(JSON.parse(readFileSync(MODEL_DIR + 'config.json', 'utf8')), 'clip-lens-shapes');
 const g = golden();
@@ -114,5 +115,62 @@ describe('RelevanceEngine', () => {
     const r = await engine.compute({ ...request, startLayerImage: 2 }, noCancel);
     expect(r.imageMap.length).toBe(g.patch_grid ** 2);
     engine.setModel(null);
+  });
+});
+
+/** What the worker's runtime gives the engine: an ONNX Runtime session of the backward graph. */
+async function ortBackwardSession(bytes: Uint8Array): Promise<BackwardSession> {
+  ort.env.wasm.numThreads = 1;
+  const session = await ort.InferenceSession.create(bytes);
+  return {
+    run: async (feeds, outputs) => {
+      const input = Object.fromEntries(Object.entries(feeds).map(([name, f]) => [name, new ort.Tensor('float32', f.data, [...f.dims])]));
+      const out = await session.run(input, [...outputs]);
+      return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, new Float32Array(t.data as Float32Array)]));
+    },
+    release: () => session.release(),
+  };
+}
+
+describe('RelevanceEngine with ONNX Runtime differentiating the image encoder', () => {
+  const allLayers = { ...request, startLayerImage: 0, startLayerText: 0 };
+  const wantAll = tensor(pair.image_relevance_all_layers);
+
+  it('answers all-layer requests from the backward graph, with the golden maps', async () => {
+    let opened = 0;
+    const engine = new RelevanceEngine({ backends: ['cpu'] });
+    engine.setModel({ ...model, openBackward: (bytes) => (opened++, ortBackwardSession(bytes)) });
+    engine.rememberPixels('scene0', tensor(image.pixel_values), [1, ...image.pixel_values.shape]);
+    const all = await engine.compute(allLayers, noCancel);
+    expect(all.visionBy).toBe('onnxruntime');
+    expect(maxAbsDiff(all.imageMap, wantAll)).toBeLessThan(1e-4 * Math.max(...wantAll));
+    expect(maxAbsDiff(all.textMap, tensor(pair.text_relevance_all_layers))).toBeLessThan(1e-6);
+    expect(all.score).toBeCloseTo(pair.score, 4);
+    expect(all.headImportance.every((v) => v > 0)).toBe(true);
+    // Another prompt on the same image size reuses the session.
+    const other = g.prompts.find((p) => p !== prompt) ?? prompt;
+    const second = await engine.compute({ ...allLayers, requestId: 2, promptIds: other.input_ids }, noCancel);
+    expect(second.visionBy).toBe('onnxruntime');
+    expect(opened).toBe(1);
+    // The last layer alone starts from the block input the encoding brings: tfjs, as before.
+    const last = await engine.compute({ ...request, requestId: 3 }, noCancel);
+    expect(last.visionBy).toBe('tfjs');
+    expect(maxAbsDiff(last.imageMap, tensor(pair.image_relevance_last_layer))).toBeLessThan(1e-4 * Math.max(...tensor(pair.image_relevance_last_layer)));
+    engine.setModel(null);
+  });
+
+  it('falls back to tfjs when ONNX Runtime refuses the graph, and when told never to use it', async () => {
+    for (const [options, openBackward] of [
+      [{}, () => Promise.reject(new Error('this backend cannot run the backward graph'))],
+      [{ ortBackward: 'never' as const }, ortBackwardSession],
+    ] as const) {
+      const engine = new RelevanceEngine({ backends: ['cpu'], ...options });
+      engine.setModel({ ...model, openBackward });
+      engine.rememberPixels('scene0', tensor(image.pixel_values), [1, ...image.pixel_values.shape]);
+      const all = await engine.compute(allLayers, noCancel);
+      expect(all.visionBy).toBe('tfjs');
+      expect(maxAbsDiff(all.imageMap, wantAll)).toBeLessThan(1e-4 * Math.max(...wantAll));
+      engine.setModel(null);
+    }
   });
 });

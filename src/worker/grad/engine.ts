@@ -38,8 +38,12 @@ import { headImportance, imageRelevance, textRelevance } from '../../explain/rel
 import type { GradientStack } from '../../explain/method';
 import type { AttentionStack } from '../../explain/types';
 import { initTfBackend, tfThreads, type TfBackend } from './backend';
-import { clipGradients, type BlockTensor, type EncoderGradients, type EncoderSpec, type GradientStage } from './gradients';
+import * as tf from '@tensorflow/tfjs-core';
+import { clipGradients, type BlockTensor, type EncoderGradients, type EncoderSpec, type ExternalGradients, type GradientStage } from './gradients';
 import { OnnxInterpreter, UnsupportedOpError } from './interpreter';
+import { parseModel } from './onnxModel';
+import { appendBackward, backwardPath, BackwardUnsupportedError, type BackwardGraph } from './ortBackward';
+import { shapeOf } from './values';
 import { LruCache } from './lru';
 import { summarizeModel, type ModelSummary } from '../onnx/graph';
 import type { BlockInputs } from '../onnx/structure';
@@ -64,6 +68,19 @@ export interface RelevanceModel {
    * Absent: always interpret from the graph input.
    */
   readonly blockInput?: (which: 'vision' | 'text', input: EncoderRunInput, tensor: string) => Promise<BlockTensor | undefined>;
+  /**
+   * Opens an ONNX Runtime session of the vision graph with its backward pass appended
+   * (./ortBackward.ts), on the loaded model's backend. Absent: tfjs differentiates the vision
+   * encoder.
+   */
+  readonly openBackward?: (bytes: Uint8Array) => Promise<BackwardSession>;
+}
+
+/** An ONNX Runtime session of a backward graph. */
+export interface BackwardSession {
+  /** Runs it with float32 feeds; resolves the fetched outputs as float32 copies. */
+  run(feeds: Readonly<Record<string, Pixels>>, outputs: readonly string[]): Promise<Record<string, Float32Array>>;
+  release(): Promise<void>;
 }
 
 /** What one encoder run gets: an image's pixels or a prompt's token ids. */
@@ -96,6 +113,18 @@ export interface EngineOptions {
   readonly blockInputs?: 'auto' | 'always' | 'never';
   /** tfjs backends to try, in order; default all (see ./backend.ts). */
   readonly backends?: readonly TfBackend[];
+  /**
+   * When ONNX Runtime differentiates the vision encoder ({@link RelevanceModel.openBackward}):
+   * `'auto'` (default) when the pass would otherwise start at the graph input or low in the
+   * encoder (start layer below a third of the blocks, e.g. "all layers"), `'never'`: tfjs always.
+   */
+  readonly ortBackward?: 'auto' | 'never';
+}
+
+/** The vision backward graph for one input size, and its session; undefined when unavailable. */
+interface Backward {
+  readonly key: string;
+  readonly ready: Promise<{ graph: BackwardGraph; session: BackwardSession } | undefined>;
 }
 
 /** A kept block input: the tensor's name in the graph, its value, and whether a pass from it also reads the graph input. */
@@ -148,6 +177,8 @@ export class RelevanceEngine {
   private readonly encodedBlocks: LruCache<string, BlockTensor>;
   private readonly blockPolicy: NonNullable<EngineOptions['blockInputs']>;
   private readonly backends: readonly TfBackend[] | undefined;
+  private readonly backwardPolicy: NonNullable<EngineOptions['ortBackward']>;
+  private backward: Backward | null = null;
   /** The request being computed: graphs of a replaced model are freed only after it ends. */
   private running: Promise<unknown> = Promise.resolve();
 
@@ -158,6 +189,7 @@ export class RelevanceEngine {
     this.encodedBlocks = new LruCache(2 * (options.maxImages ?? 64));
     this.blockPolicy = options.blockInputs ?? 'auto';
     this.backends = options.backends;
+    this.backwardPolicy = options.ortBackward ?? 'auto';
   }
 
   /** Switches to another model (or none): frees the graphs and forgets pixels and results. */
@@ -169,6 +201,7 @@ export class RelevanceEngine {
     this.results.clear();
     this.blockInputs.clear();
     this.encodedBlocks.clear();
+    this.releaseBackward();
     // Free the old graphs once their build and any request using them have finished.
     if (old) {
       const busy = this.running;
@@ -293,6 +326,7 @@ export class RelevanceEngine {
         blockInput: (which, layer) => this.blockInput(model, graphs[which], which, layer, which === 'vision'
           ? { key: JSON.stringify(req.imageId), input: { kind: 'pixels', data: pixels.data, dims: pixels.dims } }
           : { key: req.promptIds.join(','), input: { kind: 'ids', ids: req.promptIds } }, checkpoint),
+        visionGradients: (textEmbeds, from) => this.ortVision(model, graphs.vision, pixels, textEmbeds, from),
       });
     } catch (e) {
       throw asWorkerError(e);
@@ -310,6 +344,7 @@ export class RelevanceEngine {
       score: grads.score,
       backend: graphs.backend,
       threads: tfThreads(),
+      visionBy: grads.visionBy,
       ms: performance.now() - t0,
       cached: false,
     };
@@ -344,6 +379,85 @@ export class RelevanceEngine {
     if (tensor && this.model === model) this.blockInputs.set(key, tensor);
     checkpoint();
     return tensor;
+  }
+
+  /**
+   * The vision encoder's A and ∂score/∂A for every layer from ONNX Runtime (./ortBackward.ts),
+   * when the policy wants it and the model allows it; undefined for the tfjs pass. Any failure
+   * (an operator without a backward rule, a float16 file, ORT refusing the graph) turns the ORT
+   * path off for this model and input size: relevance then works as before.
+   */
+  private async ortVision(model: RelevanceModel, enc: EncoderSpec, pixels: Pixels, textEmbeds: Float32Array, from: number): Promise<ExternalGradients | undefined> {
+    if (!model.openBackward || this.backwardPolicy === 'never') return undefined;
+    if (from * 3 >= enc.attention.length) return undefined; // a late start: the block-input pass is cheaper
+    const backward = await this.backwardFor(model, enc, pixels);
+    if (!backward) return undefined;
+    const { graph, session } = backward;
+    const norm = Math.hypot(...textEmbeds);
+    const seed = textEmbeds.map((x) => (x / norm) * model.logitScale);
+    try {
+      const out = await session.run(
+        { [enc.input]: pixels, [graph.seed]: { data: seed, dims: [1, seed.length] } },
+        [...graph.attention, ...graph.gradients, enc.output, graph.score],
+      );
+      const get = (name: string) => {
+        const v = out[name];
+        if (!v) throw new Error(`the backward graph gave no ${name}`);
+        return v;
+      };
+      return {
+        attentions: graph.attention.map(get),
+        gradients: graph.gradients.map(get),
+        embeds: get(enc.output),
+        score: get(graph.score)[0] as number,
+      };
+    } catch (e) {
+      console.warn(`${model.files.vision}: ONNX Runtime's backward pass failed, tfjs differentiates instead:`, e);
+      this.releaseBackward();
+      this.backward = { key: pixels.dims.join('x'), ready: Promise.resolve(undefined) };
+      return undefined;
+    }
+  }
+
+  /** The backward graph and session for this input size (one kept; built on first use). */
+  private backwardFor(model: RelevanceModel, enc: EncoderSpec, pixels: Pixels): Backward['ready'] {
+    const key = pixels.dims.join('x');
+    if (this.backward?.key === key) return this.backward.ready;
+    this.releaseBackward();
+    const open = model.openBackward;
+    const ready = (async () => {
+      if (!open) return undefined;
+      try {
+        const bytes = await model.readBytes('vision');
+        const parsed = parseModel(bytes, model.files.vision);
+        const path = backwardPath(parsed, enc.attention, enc.output);
+        // Static shapes for this input size, from one interpreted forward pass.
+        const shapes = new Map<string, number[]>();
+        tf.tidy(() => {
+          const values = enc.interpreter.run({ [enc.input]: { kind: 'float', data: pixels.data, dims: pixels.dims } }, { outputs: path.tensors });
+          for (const [name, v] of values) shapes.set(name, shapeOf(v));
+        });
+        const graph = appendBackward(bytes, parsed, path, enc.attention, enc.output, shapes);
+        return { graph, session: await open(graph.bytes) };
+      } catch (e) {
+        if (!(e instanceof BackwardUnsupportedError)) console.warn(`${model.files.vision}: no ONNX Runtime backward pass, tfjs differentiates:`, e);
+        return undefined;
+      }
+    })();
+    this.backward = { key, ready };
+    return ready;
+  }
+
+  private releaseBackward(): void {
+    const old = this.backward;
+    this.backward = null;
+    if (old) {
+      const busy = this.running;
+      void old.ready.then(async (b) => {
+        await busy.catch(() => undefined);
+        await b?.session.release();
+      }, () => undefined);
+    }
   }
 
   /** Builds (once per model) both encoders' tfjs graphs. */

@@ -18,7 +18,8 @@
  *
  * Steps (each separated by a yield, so a cancel message can get through, and reported):
  * 1. text forward → text_embeds (needed as a constant by step 2);
- * 2. vision: forward with δ's and backward → vision A, ∂score/∂A, image_embeds, score;
+ * 2. vision: forward with δ's and backward → vision A, ∂score/∂A, image_embeds, score (or all of
+ *    that from {@link GradientOptions.visionGradients}, ONNX Runtime's run of the backward graph);
  * 3. text: forward with δ's and backward (image_embeds constant) → text A, ∂score/∂A.
  * The vision pass is one synchronous tfjs call: it cannot be interrupted half-way.
  */
@@ -77,6 +78,8 @@ export interface ClipGradients {
   readonly text: EncoderGradients;
   /** logitScale · cos(image_embeds, text_embeds). */
   readonly score: number;
+  /** Whether {@link GradientOptions.visionGradients} gave the vision part. */
+  readonly visionBy: 'onnxruntime' | 'tfjs';
 }
 
 export type GradientStage = 'text-forward' | 'vision' | 'text';
@@ -96,6 +99,21 @@ export interface GradientOptions {
    * {@link EncoderSpec.blocks} names that tensor. Throwing from it cancels, as `checkpoint`.
    */
   readonly blockInput?: (which: 'vision' | 'text', layer: number) => Promise<BlockTensor | undefined>;
+  /**
+   * Differentiates the vision encoder elsewhere (ONNX Runtime running the graph with its
+   * backward pass appended, ./ortBackward.ts), for the prompt's embedding `textEmbeds` `(D,)`;
+   * resolve undefined to differentiate it here. Asked before any vision work is done here.
+   */
+  readonly visionGradients?: (textEmbeds: Float32Array, fromLayer: number) => Promise<ExternalGradients | undefined>;
+}
+
+/** One encoder's A and ∂score/∂A for every layer, computed outside tfjs. */
+export interface ExternalGradients {
+  /** Per layer, `(heads, seq, seq)` each. */
+  readonly attentions: readonly Float32Array[];
+  readonly gradients: readonly Float32Array[];
+  readonly embeds: Float32Array;
+  readonly score: number;
 }
 
 /** Lets queued messages (a cancel) run: tfjs CPU promises resolve as microtasks and would not. */
@@ -306,11 +324,26 @@ export async function clipGradients(
     await yieldToEvents();
     check('text-forward');
 
-    // 2. Vision: differentiate through the image encoder, the prompt's embedding fixed.
-    const visionInput: Feed = { kind: 'float', data: pixelValues.data, dims: pixelValues.dims };
-    const visionStart = await startOf('vision', vision, visionInput, pixelValues.dims, fromV, options.blockInput);
-    if (visionStart.tensor) owned.push(visionStart.tensor);
-    const v = await differentiate(vision, visionStart, fromV, (e) => cosineScore(e, textEmbeds, scale));
+    // 2. Vision: differentiate through the image encoder, the prompt's embedding fixed —
+    // by ONNX Runtime when the caller offers it (every layer at once), else here.
+    const external = options.visionGradients ? await options.visionGradients(await textEmbeds.data() as Float32Array, fromV) : undefined;
+    let v: Awaited<ReturnType<typeof differentiate>>;
+    let visionAt: Start['at'] = 'input';
+    let visionFrom = fromV;
+    if (external) {
+      v = {
+        perLayer: external.attentions.map((attention, l) => ({ attention, gradient: external.gradients[l] })),
+        embeds: external.embeds,
+        score: external.score,
+      };
+      visionFrom = 0;
+    } else {
+      const visionInput: Feed = { kind: 'float', data: pixelValues.data, dims: pixelValues.dims };
+      const visionStart = await startOf('vision', vision, visionInput, pixelValues.dims, fromV, options.blockInput);
+      if (visionStart.tensor) owned.push(visionStart.tensor);
+      visionAt = visionStart.at;
+      v = await differentiate(vision, visionStart, fromV, (e) => cosineScore(e, textEmbeds, scale));
+    }
     const imageEmbeds = tf.tensor(v.embeds, [1, v.embeds.length]);
     owned.push(imageEmbeds);
     await yieldToEvents();
@@ -321,9 +354,10 @@ export async function clipGradients(
     await yieldToEvents();
     check('text');
     return {
-      vision: pack(vision, v.perLayer, fromV, visionStart.at, v.embeds),
+      vision: pack(vision, v.perLayer, visionFrom, visionAt, v.embeds),
       text: pack(text, t.perLayer, fromT, textStart.at, t.embeds),
       score: v.score,
+      visionBy: external ? 'onnxruntime' : 'tfjs',
     };
   } finally {
     for (const t of owned) t.dispose();
