@@ -291,7 +291,7 @@ const api: OrtBenchApi = {
       const t0 = performance.now();
       const r = await rt.relevance({ requestId: ++requestId, imageId, promptIds, startLayerImage: start, startLayerText: start });
       if (r.cached) throw new Error('relevance came from the cache');
-      return { ms: performance.now() - t0, backend: r.threads > 1 ? `${r.backend}, ${r.threads} threads` : r.backend };
+      return { ms: performance.now() - t0, backend: r.threads > 1 ? `${r.backend}, ${r.threads} threads` : r.backend, visionBy: r.visionBy };
     };
     const first = await time(await encode(), -1);
     const skipped = skippedBackends.map((b) => `${b.backend}: ${b.reason}`).join('; ');
@@ -308,7 +308,9 @@ const api: OrtBenchApi = {
     await dense(await encode(), 'maskclip'); // warm-up: builds what dense maps need once
     // Warm-up: the first all-layers pass grows the WASM heap for its tape; with 2–3 repetitions
     // that cold pass would weigh on the median (ViT-B/16: 18.8 s cold vs 7.8 s).
-    await time(await encode(), 0);
+    const warm = await time(await encode(), 0);
+    // Who differentiated the image encoder for "all layers" (ONNX Runtime's backward graph or tfjs).
+    if (warm.visionBy === 'onnxruntime') out.backend += '; all layers: image by ONNX Runtime';
     for (let i = 0; i < reps; i++) {
       const imageId = await encode();
       out.last.push((await time(imageId, -1)).ms);
