@@ -287,18 +287,22 @@ test('?gradthreads=2 computes relevance on tfjs\'s multi-threaded WASM build, th
   const scene = makeScene(seededRandom(6161), { width: SIZE, height: SIZE, objects: 2, distinct: true });
   const [first] = scene.objects;
   if (!first) throw new Error('scene without objects');
-  /** Relevance (all layers) of the scene on a page opened with `extra`: the view's peak and how it was computed. */
+  /**
+   * Relevance of the scene on a page opened with `extra`: the view's peak and how it was computed.
+   * From the last layer (the default), where tfjs differentiates the image encoder too (for all
+   * layers ONNX Runtime does, and tfjs's threads would only serve the prompt).
+   */
   const relevanceOn = async (p: typeof page, extra: string) => {
     const lens = await LensPage.open(p, info, extra);
     await lens.setPrompts([caption(first)]);
     await lens.addFiles([{ name: 'threads.png', mimeType: 'image/png', buffer: png(scene) }]);
     await lens.waitForImages(1);
     await p.getByTestId('method').selectOption('relevance');
-    await p.getByTestId('relevance-start').selectOption('0');
     const stage = p.getByTestId('focus-stage');
     // A threaded start that hangs (pthread workers that never start) would time out here.
     await expect(stage).toHaveAttribute('data-ready', 'yes', { timeout: 60_000 });
     const computed = p.getByTestId('relevance-computed');
+    await expect(computed).toHaveAttribute('data-vision-by', 'tfjs');
     return { peak: await stage.getAttribute('data-peak'), backend: await computed.getAttribute('data-backend'), threads: await computed.getAttribute('data-threads') };
   };
   const one = await relevanceOn(page, '');
