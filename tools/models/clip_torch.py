@@ -254,16 +254,27 @@ class TextWithProjection(nn.Module):
         return self.text_projection(self.text_model(input_ids))
 
 
-def bundled_config(image_size: int | None = None, patch_size: int | None = None) -> ClipConfig:
+BUNDLED_VISION_WIDTH = 64
+
+
+def bundled_config(image_size: int | None = None, patch_size: int | None = None,
+                   vision_width: int | None = None) -> ClipConfig:
     """The small model shipped with the app: 96-px input, 12-px patches (8x8 grid). The first
-    training stages run at 64 px with 8-px patches (the same grid, cheaper scenes)."""
+    training stages run at 64 px with 8-px patches (the same grid, cheaper scenes), and at a
+    narrower vision tower than the last (widen.py); heads are 16 wide."""
+    width = vision_width or BUNDLED_VISION_WIDTH
     return ClipConfig(
-        vision=VisionConfig(hidden_size=64, intermediate_size=256, num_hidden_layers=4,
-                            num_attention_heads=4, image_size=image_size or 96, patch_size=patch_size or 12),
+        vision=VisionConfig(hidden_size=width, intermediate_size=4 * width, num_hidden_layers=4,
+                            num_attention_heads=width // 16, image_size=image_size or 96, patch_size=patch_size or 12),
         text=TextConfig(hidden_size=48, intermediate_size=192, num_hidden_layers=3,
                         num_attention_heads=4),
         projection_dim=64,
     )
+
+
+def vision_width_of(state: dict) -> int:
+    """The vision tower's width of a state dict (checkpoints of different stages differ)."""
+    return int(state["vision_model.embeddings.class_embedding"].shape[0])
 
 
 def lookalike_config(name: str) -> ClipConfig:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from clip_bpe import ClipTokenizer
-from clip_torch import ClipModel, bundled_config
+from clip_torch import ClipModel, bundled_config, vision_width_of
 from explain_torch import attentions, image_map, patch_contributions, relevance, rollout
 from scenes import CLASSES, caption, make_scene
 from train import HERE, MERGES, normalise
@@ -91,9 +91,10 @@ def main() -> None:
     ap.add_argument("--patch-size", type=int, default=None)
     args = ap.parse_args()
     torch.set_num_threads(2)
-    model = ClipModel(bundled_config(args.image_size, args.patch_size))
     state = torch.load(args.ckpt)
-    model.load_state_dict(state.get("model", state))
+    state = state.get("model", state)
+    model = ClipModel(bundled_config(args.image_size, args.patch_size, vision_width_of(state)))
+    model.load_state_dict(state)
     print(json.dumps(evaluate(model, args.n, args.seed), indent=1))
 
 
