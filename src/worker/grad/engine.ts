@@ -26,6 +26,9 @@
  *   runtime fetches it with the attentions, {@link RelevanceEngine.rememberBlockInput}), for
  *   relevance from the last layer (the default) and dense maps; LRU of 2 × `maxImages` (128)
  *   entries, so it covers every kept image: ≤ 64 × 605 KB + 64 × 158 KB ≈ 49 MB for B/16.
+ * - **backward graph**: for all-layer requests, the vision graph with its backward pass appended
+ *   (./ortBackward.ts) and its ONNX Runtime session, for the last input size asked for; the
+ *   session holds its own copy of the vision weights (ViT-B/32: ~350 MB). Released on model change.
  *
  * Where the interpreted pass starts (./gradients.ts): with a start layer > 0, the blocks below it
  * need no gradient, so ONNX Runtime computes their output (one run of the whole encoder: ORT
