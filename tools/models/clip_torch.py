@@ -254,7 +254,7 @@ class TextWithProjection(nn.Module):
         return self.text_projection(self.text_model(input_ids))
 
 
-BUNDLED_VISION_WIDTH = 64
+BUNDLED_VISION_WIDTH = 128
 
 
 def bundled_config(image_size: int | None = None, patch_size: int | None = None,

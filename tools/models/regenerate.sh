@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Regenerates the bundled model from a seed: train (seven stages), evaluate, export, goldens, gallery.
+# Regenerates the bundled model from a seed: train (eight stages), evaluate, export, goldens, gallery.
 # Needs Debian's python3-torch, python3-onnx, python3-pil and (for speed) libopenblas0-pthread.
-# Resumable: each stage checkpoints to its work folder (.work/, .work-stage2/ … .work-stage7/); run again to continue.
+# Resumable: each stage checkpoints to its work folder (.work/, .work-stage2/ … .work-stage8/); run again to continue.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=/usr/bin/python3
 SEED=${SEED:-0}
 # Stage 1: from random weights; the caption-caption term breaks the colour-only saddle.
-LOW="--image-size 64 --patch-size 8"  # stages 1-3: the same 8x8 grid on smaller, cheaper scenes
+LOW="--image-size 64 --patch-size 8 --vision-width 64"  # stages 1-3: the same 8x8 grid on smaller, cheaper scenes
 $PY train.py $LOW --steps "${STEPS:-2400}" --batch 128 --lr 1e-3 --warmup 150 --seed "$SEED"
 # Stage 2: from stage 1's weights, a fresh warm-up and cosine schedule; this is where shapes
 # (square vs circle, star vs triangle) are learnt.
@@ -18,20 +18,25 @@ $PY train.py $LOW --init .work-stage2/final.pt --work .work-stage3 --steps "${ST
   --seed "$((SEED + 2))"
 # Stage 4: the bundled input size, 96 px with 12-px patches (same grid): stage 3's patch kernels
 # resampled (train.py resize_patches); small objects now span more pixels, which is what shapes needed.
-$PY train.py --init .work-stage3/final.pt --work .work-stage4 --steps "${STEPS4:-2000}" --batch 128 --lr 5e-4 --warmup 100 \
+$PY train.py --init .work-stage3/final.pt --work .work-stage4 --vision-width 64 --steps "${STEPS4:-2000}" --batch 128 --lr 5e-4 --warmup 100 \
   --seed "$((SEED + 3))"
 # Stage 5: from stage 4, a lower learning rate.
-$PY train.py --init .work-stage4/final.pt --work .work-stage5 --steps "${STEPS5:-1500}" --batch 128 --lr 3e-4 --warmup 100 \
+$PY train.py --init .work-stage4/final.pt --work .work-stage5 --vision-width 64 --steps "${STEPS5:-1500}" --batch 128 --lr 3e-4 --warmup 100 \
   --seed "$((SEED + 4))"
 # Stage 6: from stage 5, longer at the same learning rate; two-object ranking was still rising.
-$PY train.py --init .work-stage5/final.pt --work .work-stage6 --steps "${STEPS6:-4000}" --batch 128 --lr 3e-4 --warmup 100 \
+$PY train.py --init .work-stage5/final.pt --work .work-stage6 --vision-width 64 --steps "${STEPS6:-4000}" --batch 128 --lr 3e-4 --warmup 100 \
   --seed "$((SEED + 5))"
 # Stage 7: from stage 6, every second scene a two-object pair (was every fourth): what the
 # "both objects above every absent caption" metric asks for.
-$PY train.py --init .work-stage6/final.pt --work .work-stage7 --steps "${STEPS7:-3000}" --batch 128 --lr 2e-4 --warmup 100 \
+$PY train.py --init .work-stage6/final.pt --work .work-stage7 --vision-width 64 --steps "${STEPS7:-3000}" --batch 128 --lr 2e-4 --warmup 100 \
   --seed "$((SEED + 6))" --pair-every 2
-FINAL=.work-stage7/final.pt
-$PY evaluate.py --ckpt $FINAL --n 300 | tee .work-stage7/metrics.json
+# Stage 8: the vision tower doubled to width 128 without changing its outputs (widen.py), then
+# trained on like stage 7: the extra width is what lifted the two-object ranking.
+$PY widen.py --ckpt .work-stage7/final.pt --out .work-stage8/init.pt --seed "$SEED"
+$PY train.py --init .work-stage8/init.pt --work .work-stage8 --steps "${STEPS8:-3000}" --batch 128 --lr 3e-4 --warmup 100 \
+  --seed "$((SEED + 7))" --pair-every 2 --threads 1
+FINAL=.work-stage8/final.pt
+$PY evaluate.py --ckpt $FINAL --n 300 | tee .work-stage8/metrics.json
 $PY export.py --ckpt $FINAL --out ../../public/models/clip-lens-shapes
 $PY goldens.py --ckpt $FINAL --out golden
 $PY gallery.py --out ../../public/samples > /dev/null
