@@ -19,8 +19,8 @@ import { checkStack, checkToken } from './validate';
  * Bytes of a {@link ReducedAttention} of these sizes: CLS rows `layers·heads·seq` float32, mean
  * `layers·seq²` float64, max and min `layers·seq²` float32 each. ViT-B/16 (12, 12, 197):
  * 7,564,800 B (full stack 22,353,984 B); ViT-B/32 (12, 12, 50): 508,800 B (1,440,000 B). With
- * 4 heads or fewer it is slightly more than the full stack (the bundled model, (4, 4, 65):
- * 274,560 B vs 270,400 B): the form is chosen for the big models.
+ * 4 heads or fewer it is slightly more than the full stack ((4, 4, 65): 274,560 B vs 270,400 B):
+ * the form is chosen for the big models.
  */
 export function reducedAttentionBytes(layers: number, heads: number, seq: number): number {
   return layers * heads * seq * 4 + layers * seq * seq * (8 + 4 + 4);
