@@ -72,19 +72,24 @@ test.describe('CLIP Lens on the bundled model', () => {
     await expect.poll(async () => pixelDifference(cls, await lens.canvasPixels('focus-heatmap'))).toBe(0);
     expect(await lens.runCounters()).toEqual(afterClick);
 
-    // The layers × heads small multiples (the bundled model: 4 × 4) share one canvas: every
-    // cell is painted, the 2-px gaps between cells are not; a cell's button picks that head.
+    // The layers × heads small multiples (the bundled model's, from its config.json) share one
+    // canvas: every cell is painted, the 2-px gaps between cells are not; a cell's button picks that head.
+    const vision = (JSON.parse(repoFile('public/models/clip-lens-shapes/config.json').buffer.toString('utf8')) as {
+      vision_config: { num_hidden_layers: number; num_attention_heads: number };
+    }).vision_config;
+    const layers = vision.num_hidden_layers;
+    const heads = vision.num_attention_heads;
     const grid = page.getByTestId('layer-grid');
-    await expect(grid.locator('button.cell')).toHaveCount(16);
+    await expect(grid.locator('button.cell')).toHaveCount(layers * heads);
     await expect(grid.locator('canvas')).toHaveAttribute('data-pending', '0'); // cells are painted a few per frame
     const size = await grid.locator('canvas').evaluate((c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]);
     const [width = 0, height = 0] = size;
-    const cellW = (width - 3 * 2) / 4;
-    const cellH = (height - 3 * 2) / 4;
+    const cellW = (width - (heads - 1) * 2) / heads;
+    const cellH = (height - (layers - 1) * 2) / layers;
     const pixels = await lens.canvasPixels(grid.locator('canvas'));
     const alphaAt = (x: number, y: number) => pixels[(Math.round(y) * width + Math.round(x)) * 4 + 3] ?? -1;
-    for (let l = 0; l < 4; l++) {
-      for (let h = 0; h < 4; h++) expect(alphaAt(h * (cellW + 2) + cellW / 2, l * (cellH + 2) + cellH / 2), `cell ${l},${h}`).toBe(255);
+    for (let l = 0; l < layers; l++) {
+      for (let h = 0; h < heads; h++) expect(alphaAt(h * (cellW + 2) + cellW / 2, l * (cellH + 2) + cellH / 2), `cell ${l},${h}`).toBe(255);
     }
     expect(alphaAt(cellW + 1, cellH / 2)).toBe(0);
     const focusBefore = await lens.canvasPixels('focus-heatmap');
