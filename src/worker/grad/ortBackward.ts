@@ -7,8 +7,8 @@
  * one tfjs thread; ORT runs the same products on all its threads at a higher rate. The numbers
  * are the same as tfjs's autodiff (the chain rule, in the same order); only rounding differs.
  *
- * Like the other patches (../onnx/headReduce.ts), nothing is re-encoded: nodes, initializers,
- * one input and the outputs are appended as one more `ModelProto.graph` field.
+ * Like the other patches, nothing is re-encoded: nodes, initializers, one input and the outputs
+ * are appended as one more `ModelProto.graph` field (../onnx/graphTail.ts).
  *
  * What is differentiated: the nodes on a path from some attention Softmax output to the embedding
  * output. The seed is ∂score/∂image_embeds for score = |u|·cos(image_embeds, u), with
@@ -27,12 +27,11 @@
  * scalar index), Slice (constant, step 1), Concat, and float32 tensors only. Anything else throws
  * {@link BackwardUnsupportedError}; the caller then uses the tfjs path.
  */
-import { Writer } from '../onnx/protobuf';
 import { DataType } from '../onnx/graph';
+import { GraphTail } from '../onnx/graphTail';
 import { decodeTensor, type ModelNode, type ParsedModel } from './onnxModel';
 
 const PREFIX = 'clip_lens_bwd';
-const ATTR = { FLOAT: 1, INT: 2, INTS: 7 } as const;
 
 /** Operators whose output does not depend differentiably on their inputs' values. */
 const NO_GRADIENT = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'Equal', 'Greater', 'Less', 'Not', 'And', 'Or']);
@@ -91,88 +90,6 @@ export function backwardPath(model: ParsedModel, attention: readonly string[], o
   return { nodes, tensors: [...tensors] };
 }
 
-/** Nodes, constants and graph inputs/outputs appended to a model. */
-class Tail {
-  private readonly writer = new Writer();
-  private readonly nodes: ((g: Writer) => void)[] = [];
-  private readonly inits: ((g: Writer) => void)[] = [];
-  private count = 0;
-
-  fresh(hint: string): string {
-    return `${PREFIX}/${hint}_${this.count++}`;
-  }
-
-  /** Attributes: an integer, a list of integers, or `{ float }`. */
-  node(op: string, inputs: readonly string[], attrs: Readonly<Record<string, number | readonly number[] | { float: number }>> = {}, output = this.fresh(op)): string {
-    this.nodes.push((g) =>
-      g.message(1, (n) => {
-        for (const i of inputs) n.string(1, i);
-        n.string(2, output).string(3, output).string(4, op);
-        for (const [key, value] of Object.entries(attrs)) {
-          n.message(5, (a) => {
-            a.string(1, key);
-            if (typeof value === 'number') a.int64(3, value).int64(20, ATTR.INT);
-            else if ('float' in value) a.float32(2, value.float).int64(20, ATTR.FLOAT);
-            else {
-              for (const v of value) a.int64(8, v);
-              a.int64(20, ATTR.INTS);
-            }
-          });
-        }
-      }),
-    );
-    return output;
-  }
-
-  ints(values: readonly number[]): string {
-    const name = this.fresh('i64');
-    this.inits.push((g) =>
-      g.message(5, (t) => {
-        t.int64(1, values.length).int64(2, DataType.INT64);
-        const packed = new Writer();
-        for (const v of values) packed.rawInt64(v);
-        t.bytes(7, packed.finish()).string(8, name);
-      }),
-    );
-    return name;
-  }
-
-  scalar(value: number): string {
-    const name = this.fresh('f32');
-    this.inits.push((g) =>
-      g.message(5, (t) => {
-        t.int64(2, DataType.FLOAT);
-        const raw = new Uint8Array(new Float32Array([value]).buffer);
-        t.bytes(9, raw).string(8, name);
-      }),
-    );
-    return name;
-  }
-
-  append(bytes: Uint8Array, input: { name: string; dims: readonly number[] }, outputs: readonly string[]): Uint8Array {
-    const tail = this.writer
-      .message(7, (g) => {
-        for (const n of this.nodes) n(g);
-        for (const i of this.inits) i(g);
-        g.message(11, (v) =>
-          v.string(1, input.name).message(2, (type) =>
-            type.message(1, (tensor) =>
-              tensor.int64(1, DataType.FLOAT).message(2, (shape) => {
-                for (const d of input.dims) shape.message(1, (dim) => dim.int64(1, d));
-              }),
-            ),
-          ),
-        );
-        for (const o of outputs) g.message(12, (v) => v.string(1, o));
-      })
-      .finish();
-    const out = new Uint8Array(bytes.length + tail.length);
-    out.set(bytes, 0);
-    out.set(tail, bytes.length);
-    return out;
-  }
-}
-
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 const normAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
 
@@ -222,7 +139,7 @@ export function appendBackward(
     }
   }
 
-  const t = new Tail();
+  const t = new GraphTail(PREFIX);
   const grads = new Map<string, string[]>();
   const addGrad = (tensor: string, g: string) => {
     if (!onPath.has(tensor)) return;
@@ -419,6 +336,8 @@ export function appendBackward(
     if (!g) throw new BackwardUnsupportedError(`layer ${l} has no gradient`);
     return t.node('Identity', [g], {}, `${PREFIX}/dA_${l}`);
   });
-  const patched = t.append(bytes, { name: seed, dims: shapeOf(emb) }, [score, ...attention, ...gradients]);
+  t.input(seed, shapeOf(emb));
+  for (const o of [score, ...attention, ...gradients]) t.output(o);
+  const patched = t.append(bytes);
   return { bytes: patched, seed, score, attention, gradients };
 }

@@ -10,7 +10,7 @@
  */
 import { UnsupportedModelError } from './errors';
 import { summarizeModel, type ModelSummary, type OnnxNode } from './graph';
-import { Writer } from './protobuf';
+import { GraphTail } from './graphTail';
 
 /** One layer's attention Softmax. */
 export interface AttentionSoftmax {
@@ -153,17 +153,9 @@ export function exposeAttention(
  * @returns a new buffer of `bytes.length` + a few bytes per name (one allocation of the total length).
  */
 export function patchOutputs(bytes: Uint8Array, names: readonly string[]): Uint8Array {
-  const unique = [...new Set(names)];
-  if (unique.some((n) => n === '')) throw new RangeError('patchOutputs: empty tensor name');
-  const tail = new Writer()
-    .message(7, (graph) => {
-      for (const name of unique) graph.message(12, (valueInfo) => valueInfo.string(1, name));
-    })
-    .finish();
-  const out = new Uint8Array(bytes.length + tail.length);
-  out.set(bytes, 0);
-  out.set(tail, bytes.length);
-  return out;
+  const tail = new GraphTail('clip_lens_outputs');
+  for (const name of new Set(names)) tail.output(name);
+  return tail.append(bytes);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@
  * every head's CLS row and the all-heads mean, max and min. For ViT-B/16 that is 5.6 MB of
  * float32 per image instead of the 22 MB stack, and ORT's kernels do the reduction.
  *
- * Like `patchOutputs` (./attention.ts), nothing is decoded or re-encoded: the nodes, initializers and outputs
- * are appended as one more `ModelProto.graph` field, which protobuf merging adds to the graph.
+ * Like every patch, nothing is decoded or re-encoded: the nodes, initializers and outputs are
+ * appended as one more `ModelProto.graph` field (./graphTail.ts).
  * Per layer, from the Softmax output `p` — `(batch·heads, seq, seq)` (HF's bmm attention) or
  * `(batch, heads, seq, seq)`, batch 1 (the app encodes one image per run):
  *
@@ -18,8 +18,8 @@
  * Reduce ops take `axes` as an attribute before opset 18 and as an input from 18 on.
  */
 import type { ReducedAttention } from '../../explain/types';
-import type { OpsetImport } from './graph';
-import { Writer } from './protobuf';
+import { DataType, type OpsetImport } from './graph';
+import { GraphTail } from './graphTail';
 
 /** The output names of one layer's reductions. */
 export interface HeadReductionOutputs {
@@ -30,10 +30,6 @@ export interface HeadReductionOutputs {
 }
 
 const PREFIX = 'clip_lens_reduce';
-const INT64 = 7;
-const FLOAT = 1;
-const ATTR_INT = 2;
-const ATTR_INTS = 7;
 const INT64_MAX = 9223372036854775807n;
 
 /**
@@ -73,63 +69,30 @@ export function appendHeadReductions(
     mean: name(`mean_${l}`), max: name(`max_${l}`), min: name(`min_${l}`), cls: name(`cls_${l}`),
   }));
   const axesAsInput = opset >= 18;
-  const tail = new Writer()
-    .message(7, (g) => {
-      const node = (op: string, inputs: readonly string[], output: string, attributes: (n: Writer) => void = () => {}) =>
-        g.message(1, (n) => {
-          for (const i of inputs) n.string(1, i);
-          n.string(2, output).string(3, output).string(4, op);
-          attributes(n);
-        });
-      const intAttr = (n: Writer, key: string, value: number) => n.message(5, (a) => a.string(1, key).int64(3, value).int64(20, ATTR_INT));
-      const intsAttr = (n: Writer, key: string, values: readonly number[]) =>
-        n.message(5, (a) => {
-          a.string(1, key);
-          for (const v of values) a.int64(8, v);
-          a.int64(20, ATTR_INTS);
-        });
-      const reduce = (op: string, input: string, output: string) =>
-        axesAsInput
-          ? node(op, [input, name('axis0')], output, (n) => intAttr(n, 'keepdims', 0))
-          : node(op, [input], output, (n) => {
-            intsAttr(n, 'axes', [0]);
-            intAttr(n, 'keepdims', 0);
-          });
-
-      softmaxOutputs.forEach((p, l) => {
-        const o = outputs[l] as HeadReductionOutputs;
-        const f = name(`f32_${l}`);
-        const r = name(`heads_${l}`);
-        const shape = name(`shape_${l}`);
-        const seq = name(`seq_${l}`);
-        node('Cast', [p], f, (n) => intAttr(n, 'to', FLOAT));
-        node('Reshape', [f, name('heads_by_rest')], r);
-        reduce('ReduceMean', r, o.mean);
-        reduce('ReduceMax', r, o.max);
-        reduce('ReduceMin', r, o.min);
-        node('Shape', [f], shape);
-        node('Slice', [shape, name('minus1'), name('int64_max'), name('axis0')], seq);
-        node('Slice', [r, name('zero'), seq, name('axis1')], o.cls);
-      });
-      const int64 = (key: string, values: readonly (number | bigint)[]) =>
-        g.message(5, (t) => {
-          t.int64(1, values.length).int64(2, INT64);
-          const packed = new Writer();
-          for (const v of values) packed.rawInt64(v);
-          t.bytes(7, packed.finish()).string(8, name(key));
-        });
-      int64('heads_by_rest', [heads, -1]);
-      int64('zero', [0]);
-      int64('minus1', [-1]);
-      int64('int64_max', [INT64_MAX]);
-      int64('axis0', [0]);
-      int64('axis1', [1]);
-      for (const o of outputs) for (const out of [o.mean, o.max, o.min, o.cls]) g.message(12, (v) => v.string(1, out));
-    })
-    .finish();
-  const out = new Uint8Array(bytes.length + tail.length);
-  out.set(bytes, 0);
-  out.set(tail, bytes.length);
+  const t = new GraphTail(PREFIX);
+  const reduce = (op: string, input: string, output: string) =>
+    axesAsInput
+      ? t.node(op, [input, name('axis0')], { keepdims: 0 }, output)
+      : t.node(op, [input], { axes: [0], keepdims: 0 }, output);
+  softmaxOutputs.forEach((p, l) => {
+    const o = outputs[l] as HeadReductionOutputs;
+    const f = t.node('Cast', [p], { to: DataType.FLOAT }, name(`f32_${l}`));
+    const r = t.node('Reshape', [f, name('heads_by_rest')], {}, name(`heads_${l}`));
+    reduce('ReduceMean', r, o.mean);
+    reduce('ReduceMax', r, o.max);
+    reduce('ReduceMin', r, o.min);
+    const shape = t.node('Shape', [f], {}, name(`shape_${l}`));
+    const seq = t.node('Slice', [shape, name('minus1'), name('int64_max'), name('axis0')], {}, name(`seq_${l}`));
+    t.node('Slice', [r, name('zero'), seq, name('axis1')], {}, o.cls);
+  });
+  t.ints([heads, -1], name('heads_by_rest'));
+  t.ints([0], name('zero'));
+  t.ints([-1], name('minus1'));
+  t.ints([INT64_MAX], name('int64_max'));
+  t.ints([0], name('axis0'));
+  t.ints([1], name('axis1'));
+  for (const o of outputs) for (const out of [o.mean, o.max, o.min, o.cls]) t.output(out);
+  const out = t.append(bytes);
   return { bytes: out, outputs };
 }
 
