@@ -165,6 +165,9 @@ def main() -> None:
     ap.add_argument("--draw-process", action=argparse.BooleanOptionalAction, default=True,
                     help="draw scenes in a second process (default; --no-draw-process: in the training thread)")
     ap.add_argument("--rank-weight", type=float, default=0.0, help="weight of the ranking term (0: off)")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="keep an exponential moving average of the weights with this decay (e.g. 0.998) and "
+                         "write it as final.pt (the last weights: final_last.pt); 0: off")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -182,6 +185,7 @@ def main() -> None:
                                               0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)))
     step = 0
     ckpt = args.work / "ckpt.pt"
+    ema: dict[str, torch.Tensor] | None = None
     if args.init is not None and not ckpt.exists():
         model.load_state_dict(resize_patches(torch.load(args.init), cfg.vision.patch_size))
     if ckpt.exists():
@@ -191,7 +195,10 @@ def main() -> None:
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         step = state["step"]
+        ema = state.get("ema")
         print(f"resumed at step {step}", flush=True)
+    if args.ema and ema is None:  # starts at the weights of the step it is switched on (also on a resume)
+        ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     log = open(args.work / "train.log", "a")
     t0 = time.time()
     for pixels, ids, ids2, pos in batches(args.seed, range(step, args.steps), args.batch, cfg.vision.image_size,
@@ -213,6 +220,10 @@ def main() -> None:
         opt.step()
         sched.step()
         step += 1
+        if ema is not None:
+            with torch.no_grad():
+                for k, v in model.state_dict().items():
+                    ema[k].lerp_(v, 1.0 - args.ema)
         if step % 25 == 0:
             msg = {"step": step, "loss": round(loss.item(), 4), "scale": round(model.logit_scale.exp().item(), 2),
                    "lr": sched.get_last_lr()[0], "s_per_step": round((time.time() - t0) / 25, 3)}
@@ -222,9 +233,14 @@ def main() -> None:
             log.flush()
         if step % args.ckpt_every == 0 or step == args.steps:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "step": step, "bias": bias.data, "config": cfg.to_hf("clip-lens-shapes")}, args.work / "ckpt.tmp")
+                        "step": step, "bias": bias.data, "config": cfg.to_hf("clip-lens-shapes"), "ema": ema},
+                       args.work / "ckpt.tmp")
             (args.work / "ckpt.tmp").replace(ckpt)
-    torch.save(model.state_dict(), args.work / "final.pt")
+    if ema is not None:
+        torch.save(model.state_dict(), args.work / "final_last.pt")
+        torch.save(ema, args.work / "final.pt")
+    else:
+        torch.save(model.state_dict(), args.work / "final.pt")
     print("done", flush=True)
 
 
