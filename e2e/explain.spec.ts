@@ -12,7 +12,7 @@ import { LensPage, pixelDifference } from './lensPage';
 const SCENES = 40;
 const SIZE = 128;
 /** Measured level of the MaskCLIP pointing game in the page, with a margin (see its test). */
-const DENSE_FLOOR = 0.55; // measured 25/40 = 0.625 (27/40 before the vision tower was widened); drawn at 128 px, the app resizes to the model's 96
+const DENSE_FLOOR = 0.5; // measured 23/40 = 0.575 (stage 8: 25/40, stage 7: 27/40; it drifts as the model trains); drawn at 128 px, the app resizes to the model's 96
 
 function png(scene: Scene): Buffer {
   const img = new PNG({ width: scene.width, height: scene.height });
