@@ -50,6 +50,7 @@ def evaluate(model: ClipModel, n: int = 400, seed: int = 12345) -> dict:
         best = int((e @ txt.t()).argmax())
         top1 += best in {o.label for o in s.objects}
     both = 0
+    small = small_both = 0  # pairs whose smaller object is under a fifth of the side
     hits = {"relevance_all_layers": 0, "relevance_last_layer": 0, "rollout": 0, "raw_cls_last_layer": 0,
             "patch_contributions": 0}
     rng = np.random.default_rng([seed, 2])
@@ -62,7 +63,11 @@ def evaluate(model: ClipModel, n: int = 400, seed: int = 12345) -> dict:
         sims = (e @ txt.t())[0]
         labels = [o.label for o in s.objects]
         absent = [j for j in range(len(CLASSES)) if j not in labels]
-        both += float(min(sims[labels])) > float(max(sims[absent]))
+        ranked = float(min(sims[labels])) > float(max(sims[absent]))
+        both += ranked
+        if min(o.size for o in s.objects) < 0.2 * size:
+            small += 1
+            small_both += ranked
         k = i % 2
         ids = torch.tensor([tok.encode(caption(s.objects[k].colour, s.objects[k].shape), context=None)])
         r_all = relevance(model, px, ids, start_layer_image=0, start_layer_text=0)
@@ -77,7 +82,9 @@ def evaluate(model: ClipModel, n: int = 400, seed: int = 12345) -> dict:
         }
         for name, m in maps.items():
             hits[name] += pointing_hit(m, s.masks[k], grid)
-    out = {"top1_present": top1 / n, "two_object_both_ranked_above_absent": both / n}
+    out = {"top1_present": top1 / n, "two_object_both_ranked_above_absent": both / n,
+           "two_object_both_ranked_smaller_under_20pct": small_both / max(small, 1), "two_object_pairs_smaller_under_20pct": small,
+           "two_object_both_ranked_smaller_20pct_or_more": (both - small_both) / max(n - small, 1)}
     out.update({f"pointing_{k}": v / n_point for k, v in hits.items()})
     return out
 
