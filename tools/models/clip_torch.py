@@ -277,6 +277,15 @@ def vision_width_of(state: dict) -> int:
     return int(state["vision_model.embeddings.class_embedding"].shape[0])
 
 
+def bundled_config_of(state: dict) -> ClipConfig:
+    """The bundled architecture at the input size, patch size and vision width a state dict was
+    trained with (stages differ in all three): the patch kernel gives the patch side, the position
+    embedding's rows the grid."""
+    patch = int(state["vision_model.embeddings.patch_embedding.weight"].shape[-1])
+    grid = math.isqrt(int(state["vision_model.embeddings.position_embedding.weight"].shape[0]) - 1)
+    return bundled_config(grid * patch, patch, vision_width_of(state))
+
+
 def lookalike_config(name: str) -> ClipConfig:
     """Real OpenAI CLIP architectures (random weights) for benchmarks."""
     text = TextConfig(hidden_size=512, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=8)

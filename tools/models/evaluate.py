@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from clip_bpe import ClipTokenizer
-from clip_torch import ClipModel, bundled_config, vision_width_of
+from clip_torch import ClipModel, bundled_config_of
 from explain_torch import attentions, image_map, patch_contributions, relevance, rollout
 from scenes import CLASSES, caption, make_scene
 from train import HERE, MERGES, normalise
@@ -94,13 +94,14 @@ def main() -> None:
     ap.add_argument("--ckpt", type=Path, default=HERE / ".work" / "final.pt")
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--seed", type=int, default=12345)
-    ap.add_argument("--image-size", type=int, default=None)
-    ap.add_argument("--patch-size", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     state = torch.load(args.ckpt)
-    state = state.get("model", state)
-    model = ClipModel(bundled_config(args.image_size, args.patch_size, vision_width_of(state)))
+    # A training checkpoint (ckpt.pt) holds the weights' moving average when the run keeps one:
+    # that is what the run will write as final.pt, so it is what is measured.
+    state = state.get("ema") or state.get("model", state)
+    model = ClipModel(bundled_config_of(state))
     model.load_state_dict(state)
     print(json.dumps(evaluate(model, args.n, args.seed), indent=1))
 

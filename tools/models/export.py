@@ -18,7 +18,7 @@ import onnx
 import torch
 
 from clip_bpe import ClipTokenizer, tokenizer_config
-from clip_torch import ClipConfig, ClipModel, TextWithProjection, VisionWithProjection, bundled_config, vision_width_of
+from clip_torch import ClipConfig, ClipModel, TextWithProjection, VisionWithProjection, bundled_config_of
 from onnx_variants import to_fp16, to_quantized
 from train import HERE, MERGES
 
@@ -81,7 +81,7 @@ def write_folder(model: ClipModel, out: Path, name: str) -> None:
 def load(ckpt: Path, config: ClipConfig | None = None) -> ClipModel:
     state = torch.load(ckpt)
     state = state.get("model", state)
-    model = ClipModel(config or bundled_config(vision_width=vision_width_of(state)))
+    model = ClipModel(config or bundled_config_of(state))
     model.load_state_dict(state)
     return model
 

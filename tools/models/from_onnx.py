@@ -54,8 +54,8 @@ def _name_map(model: ClipModel) -> dict[str, tuple[str, bool]]:
 
 def recover(folder: Path) -> dict[str, torch.Tensor]:
     config = json.loads((folder / "config.json").read_text())
-    width = config["vision_config"]["hidden_size"]
-    model = ClipModel(bundled_config(vision_width=width))
+    vision = config["vision_config"]
+    model = ClipModel(bundled_config(vision["image_size"], vision["patch_size"], vision["hidden_size"]))
     names = _name_map(model)
     state: dict[str, torch.Tensor] = {}
     for stem in ("vision_model", "text_model"):
