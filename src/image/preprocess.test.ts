@@ -171,10 +171,10 @@ describe('parsePreprocessorConfig', () => {
   it('reads the bundled model config', () => {
     expect(cfg).toEqual({
       doResize: true,
-      size: { shortestEdge: 96 },
+      size: { shortestEdge: 128 },
       resample: 3,
       doCenterCrop: true,
-      cropSize: { height: 96, width: 96 },
+      cropSize: { height: 128, width: 128 },
       doRescale: true,
       rescaleFactor: 0.00392156862745098,
       doNormalize: true,

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Regenerates the bundled model from a seed: train (nine stages), evaluate, export, goldens, gallery.
+# Regenerates the bundled model from a seed: train (ten stages), evaluate, export, goldens, gallery.
 # Needs Debian's python3-torch, python3-onnx, python3-pil and (for speed) libopenblas0-pthread.
-# Resumable: each stage checkpoints to its work folder (.work/, .work-stage2/ … .work-stage9/); run again to continue.
+# Resumable: each stage checkpoints to its work folder (.work/, .work-stage2/ … .work-stage10/); run again to continue.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=/usr/bin/python3
 SEED=${SEED:-0}
 # Stage 1: from random weights; the caption-caption term breaks the colour-only saddle.
 LOW="--image-size 64 --patch-size 8 --vision-width 64"  # stages 1-3: the same 8x8 grid on smaller, cheaper scenes
+MID="--image-size 96 --patch-size 12"                   # stages 4-9; stage 10 trains at the bundled 128 px, 16-px patches
 $PY train.py $LOW --steps "${STEPS:-2400}" --batch 128 --lr 1e-3 --warmup 150 --seed "$SEED"
 # Stage 2: from stage 1's weights, a fresh warm-up and cosine schedule; this is where shapes
 # (square vs circle, star vs triangle) are learnt.
@@ -16,32 +17,37 @@ $PY train.py $LOW --init .work/final.pt --work .work-stage2 --steps "${STEPS2:-2
 # Stage 3: from stage 2's weights, half the learning rate.
 $PY train.py $LOW --init .work-stage2/final.pt --work .work-stage3 --steps "${STEPS3:-2000}" --batch 128 --lr 5e-4 --warmup 100 \
   --seed "$((SEED + 2))"
-# Stage 4: the bundled input size, 96 px with 12-px patches (same grid): stage 3's patch kernels
+# Stage 4: 96 px with 12-px patches (same grid): stage 3's patch kernels
 # resampled (train.py resize_patches); small objects now span more pixels, which is what shapes needed.
-$PY train.py --init .work-stage3/final.pt --work .work-stage4 --vision-width 64 --steps "${STEPS4:-2000}" --batch 128 --lr 5e-4 --warmup 100 \
+$PY train.py $MID --init .work-stage3/final.pt --work .work-stage4 --vision-width 64 --steps "${STEPS4:-2000}" --batch 128 --lr 5e-4 --warmup 100 \
   --seed "$((SEED + 3))"
 # Stage 5: from stage 4, a lower learning rate.
-$PY train.py --init .work-stage4/final.pt --work .work-stage5 --vision-width 64 --steps "${STEPS5:-1500}" --batch 128 --lr 3e-4 --warmup 100 \
+$PY train.py $MID --init .work-stage4/final.pt --work .work-stage5 --vision-width 64 --steps "${STEPS5:-1500}" --batch 128 --lr 3e-4 --warmup 100 \
   --seed "$((SEED + 4))"
 # Stage 6: from stage 5, longer at the same learning rate; two-object ranking was still rising.
-$PY train.py --init .work-stage5/final.pt --work .work-stage6 --vision-width 64 --steps "${STEPS6:-4000}" --batch 128 --lr 3e-4 --warmup 100 \
+$PY train.py $MID --init .work-stage5/final.pt --work .work-stage6 --vision-width 64 --steps "${STEPS6:-4000}" --batch 128 --lr 3e-4 --warmup 100 \
   --seed "$((SEED + 5))"
 # Stage 7: from stage 6, every second scene a two-object pair (was every fourth): what the
 # "both objects above every absent caption" metric asks for.
-$PY train.py --init .work-stage6/final.pt --work .work-stage7 --vision-width 64 --steps "${STEPS7:-3000}" --batch 128 --lr 2e-4 --warmup 100 \
+$PY train.py $MID --init .work-stage6/final.pt --work .work-stage7 --vision-width 64 --steps "${STEPS7:-3000}" --batch 128 --lr 2e-4 --warmup 100 \
   --seed "$((SEED + 6))" --pair-every 2
 # Stage 8: the vision tower doubled to width 128 without changing its outputs (widen.py), then
 # trained on like stage 7: the extra width is what lifted the two-object ranking.
 $PY widen.py --ckpt .work-stage7/final.pt --out .work-stage8/init.pt --seed "$SEED"
-$PY train.py --init .work-stage8/init.pt --work .work-stage8 --steps "${STEPS8:-3000}" --batch 128 --lr 3e-4 --warmup 100 \
+$PY train.py $MID --init .work-stage8/init.pt --work .work-stage8 --steps "${STEPS8:-3000}" --batch 128 --lr 3e-4 --warmup 100 \
   --seed "$((SEED + 7))" --pair-every 2 --threads 1
 # Stage 9: from stage 8, 4,000 more steps at a lower peak, and the weights' moving average
 # (--ema) as the result: the two-object ranking was still rising, and the average ranks better
 # than the last weights (step noise).
-$PY train.py --init .work-stage8/final.pt --work .work-stage9 --steps "${STEPS9:-4000}" --batch 128 --lr 2e-4 --warmup 100 \
+$PY train.py $MID --init .work-stage8/final.pt --work .work-stage9 --steps "${STEPS9:-4000}" --batch 128 --lr 2e-4 --warmup 100 \
   --seed "$((SEED + 8))" --pair-every 2 --threads 1 --ema 0.998
-FINAL=.work-stage9/final.pt
-$PY evaluate.py --ckpt $FINAL --n 300 | tee .work-stage9/metrics.json
+# Stage 10: from stage 9, the bundled input size: 128 px with 16-px patches (same 8x8 grid, the
+# patch kernels resampled as in stage 4). Small objects span more pixels, which is where the
+# two-object misses were.
+$PY train.py --init .work-stage9/final.pt --work .work-stage10 --steps "${STEPS10:-4000}" --batch 128 --lr 2e-4 --warmup 100 \
+  --seed "$((SEED + 9))" --pair-every 2 --threads 1 --ema 0.998
+FINAL=.work-stage10/final.pt
+$PY evaluate.py --ckpt $FINAL --n 300 | tee .work-stage10/metrics.json
 $PY export.py --ckpt $FINAL --out ../../public/models/clip-lens-shapes
 $PY goldens.py --ckpt $FINAL --out golden
 $PY gallery.py --out ../../public/samples > /dev/null
