@@ -4,16 +4,21 @@
  * difference (A − B) points at A and flips with A and B; the Compare panel's shared and separate
  * scales; cancelling a relevance computation and running it again.
  */
+import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { PNG } from 'pngjs';
 import { makeScene, seededRandom, type Scene, type SceneObject } from '../src/testing/scenes';
 import { LensPage, pixelDifference } from './lensPage';
 
 const SCENES = 40;
-/** Scenes are drawn larger than the model's 128-px input, so the app's resize is part of what is tested. */
-const SIZE = 160;
+const vision = JSON.parse(readFileSync(new URL('../public/models/clip-lens-shapes/config.json', import.meta.url), 'utf8')).vision_config;
+/** The bundled model's patch grid side: the page's peak is a patch index on it. */
+const GRID: number = vision.image_size / vision.patch_size;
+/** Scenes are drawn larger than the model's input, so the app's resize is part of what is tested;
+ * a multiple of the grid, so every patch covers whole scene pixels. */
+const SIZE = 20 * GRID;
 /** Measured level of the MaskCLIP pointing game in the page, with a margin (see its test). */
-const DENSE_FLOOR = 0.625; // measured 28/40 = 0.70 (stage 9, scenes drawn at 128 px for its 96: 23/40; stage 8: 25/40, stage 7: 27/40; it drifts as the model trains)
+const DENSE_FLOOR = 0.775; // measured 34/40 = 0.85 (stage 10: 28/40; stage 9: 23/40, stage 8: 25/40, stage 7: 27/40; it drifts as the model trains)
 
 function png(scene: Scene): Buffer {
   const img = new PNG({ width: scene.width, height: scene.height });
@@ -62,7 +67,7 @@ test('gradient relevance points at the prompted object; the token view picks a c
     await expect(stage).toHaveAttribute('data-image', `pointing-${i}.png`);
     await expect(stage).toHaveAttribute('data-prompt', caption(o));
     await expect(stage).toHaveAttribute('data-ready', 'yes', { timeout: 30_000 });
-    return { o, hit: hit(Number(await stage.getAttribute('data-peak')), 8, scene, i % 2) };
+    return { o, hit: hit(Number(await stage.getAttribute('data-peak')), GRID, scene, i % 2) };
   };
 
   let hits = 0;
@@ -164,7 +169,7 @@ test('the prompt difference A − B peaks inside object A; swapping A and B flip
     await expect(stage).toHaveAttribute('data-ready', 'yes', { timeout: 60_000 });
     await expect(stage).toHaveAttribute('data-signed', 'yes');
     const peak = Number(await stage.getAttribute('data-peak'));
-    if (hit(peak, 8, scene, target)) hits++;
+    if (hit(peak, GRID, scene, target)) hits++;
 
     // B − A is exactly −(A − B): the patch that was "most A" is now the most negative one.
     await page.getByTestId('swap-prompts').click();

@@ -171,10 +171,10 @@ describe('parsePreprocessorConfig', () => {
   it('reads the bundled model config', () => {
     expect(cfg).toEqual({
       doResize: true,
-      size: { shortestEdge: 128 },
+      size: { shortestEdge: 144 },
       resample: 3,
       doCenterCrop: true,
-      cropSize: { height: 128, width: 128 },
+      cropSize: { height: 144, width: 144 },
       doRescale: true,
       rescaleFactor: 0.00392156862745098,
       doNormalize: true,

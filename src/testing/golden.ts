@@ -17,8 +17,9 @@ export interface GoldenImage {
   file: string;
   pixel_values: TensorRef; // (3, S, S)
   image_embeds: TensorRef; // (D,)
-  attentions: TensorRef[]; // per layer (heads, seq, seq)
-  rollout: Record<'mean' | 'max' | 'min', TensorRef>; // (seq, seq)
+  /** Per layer (heads, seq, seq); empty for images stored without them (goldens.py ATTENTION_IMAGES). */
+  attentions: TensorRef[];
+  rollout?: Record<'mean' | 'max' | 'min', TensorRef>; // (seq, seq), where attentions are stored
 }
 
 export interface GoldenPrompt {
@@ -52,6 +53,11 @@ let cache: { meta: Golden; bin: ArrayBuffer } | undefined;
 
 export function golden(): Golden {
   return load().meta;
+}
+
+/** The golden images stored with their vision attention stacks and rollout. */
+export function imagesWithAttentions(): (GoldenImage & { rollout: NonNullable<GoldenImage['rollout']> })[] {
+  return golden().images.filter((im): im is GoldenImage & { rollout: NonNullable<GoldenImage['rollout']> } => im.attentions.length > 0 && im.rollout !== undefined);
 }
 
 /** The tensor's values, as a fresh Float32Array. */

@@ -259,14 +259,14 @@ BUNDLED_VISION_WIDTH = 128
 
 def bundled_config(image_size: int | None = None, patch_size: int | None = None,
                    vision_width: int | None = None) -> ClipConfig:
-    """The small model shipped with the app: 128-px input, 16-px patches (8x8 grid). The first
-    training stages run at 64 px with 8-px patches and then 96 px with 12-px patches (the same
-    grid, cheaper scenes), and at a narrower vision tower than the last (widen.py); heads are 16
-    wide."""
+    """The small model shipped with the app: 144-px input, 12-px patches (12x12 grid). The
+    training stages before the last run on an 8x8 grid (64 px with 8-px patches, 96 px with 12,
+    128 px with 16: cheaper steps), and at a narrower vision tower than the last (widen.py); heads
+    are 16 wide."""
     width = vision_width or BUNDLED_VISION_WIDTH
     return ClipConfig(
         vision=VisionConfig(hidden_size=width, intermediate_size=4 * width, num_hidden_layers=4,
-                            num_attention_heads=width // 16, image_size=image_size or 128, patch_size=patch_size or 16),
+                            num_attention_heads=width // 16, image_size=image_size or 144, patch_size=patch_size or 12),
         text=TextConfig(hidden_size=48, intermediate_size=192, num_hidden_layers=3,
                         num_attention_heads=4),
         projection_dim=64,

@@ -53,6 +53,12 @@ class Blob:
         return ref
 
 
+# Images whose full vision attention stacks (and rollout) are stored: a scene and a photo. The
+# stacks grow with the square of the token count (4 layers x 8 heads x 145^2 floats = 2.7 MB an
+# image at a 12x12 grid), and two images at two batch positions are enough to check them.
+ATTENTION_IMAGES = ("scene0.png", "chelsea.png")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", type=Path, default=HERE / ".work" / "final.pt")
@@ -94,12 +100,12 @@ def main() -> None:
         px = torch.from_numpy(x[None])
         with torch.no_grad():
             e = model.image_embeds(px)
-        att = [a[0] for a in attentions(model, "vision")]
-        meta["images"].append({
-            "file": name, "pixel_values": blob.add(x), "image_embeds": blob.add(e[0]),
-            "attentions": [blob.add(a) for a in att],
-            "rollout": {f: blob.add(rollout(att, f)) for f in ("mean", "max", "min")},
-        })
+        image: dict = {"file": name, "pixel_values": blob.add(x), "image_embeds": blob.add(e[0]), "attentions": []}
+        if name in ATTENTION_IMAGES:
+            att = [a[0] for a in attentions(model, "vision")]
+            image["attentions"] = [blob.add(a) for a in att]
+            image["rollout"] = {f: blob.add(rollout(att, f)) for f in ("mean", "max", "min")}
+        meta["images"].append(image)
         ids = tok.encode(prompt, context=None)
         eot = len(ids) - 1
         r_last = relevance(model, px, torch.tensor([ids]))

@@ -138,13 +138,27 @@ def resize_patches(state: dict, patch: int) -> dict:
     """Weights trained at one patch size, for another with the same grid (e.g. 8-px patches of a
     64-px input -> 12-px patches of a 96-px input): the patch kernel is resampled bilinearly and
     scaled by the ratio of pixel counts, so a flat patch embeds as before. Position embeddings
-    need no change since the grid is the same."""
+    need no change while the grid is the same (resize_grid when it is not)."""
     key = "vision_model.embeddings.patch_embedding.weight"
     w = state[key]
     if w.shape[-1] == patch:
         return state
     resized = torch.nn.functional.interpolate(w, size=(patch, patch), mode="bilinear", align_corners=False)
     return {**state, key: resized * (w.shape[-1] / patch) ** 2}
+
+
+def resize_grid(state: dict, grid: int) -> dict:
+    """Weights trained on one patch grid, for a finer or coarser one: the patch positions'
+    embeddings are resampled bicubically over the grid (the class token's row is kept), as ViTs
+    are fine-tuned at a new resolution. Run after resize_patches."""
+    key = "vision_model.embeddings.position_embedding.weight"
+    pos = state[key]
+    old = math.isqrt(pos.shape[0] - 1)
+    if old == grid:
+        return state
+    patches = pos[1:].reshape(old, old, -1).permute(2, 0, 1).unsqueeze(0)
+    resized = torch.nn.functional.interpolate(patches, size=(grid, grid), mode="bicubic", align_corners=False)
+    return {**state, key: torch.cat([pos[:1], resized[0].permute(1, 2, 0).reshape(grid * grid, -1)])}
 
 
 def main() -> None:
@@ -187,7 +201,8 @@ def main() -> None:
     ckpt = args.work / "ckpt.pt"
     ema: dict[str, torch.Tensor] | None = None
     if args.init is not None and not ckpt.exists():
-        model.load_state_dict(resize_patches(torch.load(args.init), cfg.vision.patch_size))
+        grid = cfg.vision.image_size // cfg.vision.patch_size
+        model.load_state_dict(resize_grid(resize_patches(torch.load(args.init), cfg.vision.patch_size), grid))
     if ckpt.exists():
         state = torch.load(ckpt)
         model.load_state_dict(state["model"])

@@ -416,9 +416,9 @@ describe('pointing game', () => {
     const t0 = performance.now();
     const rates = play('fp32');
     console.log(`pointing game, fp32 (${((performance.now() - t0) / 1000).toFixed(1)} s):`, JSON.stringify(rates));
-    // BELOW THE 85 % TARGET, on purpose. The bundled model (4 layers, 8×8 patches, ten training
-    // stages, see tools/models/README.md) achieves ClearCLIP 0.60 (24/40) and MaskCLIP 0.80
-    // (32/40), chance 0.095 (stage 9: 0.65 and 0.725; stage 8, just after the vision tower was
+    // BELOW THE 85 % TARGET, on purpose. The bundled model (4 layers, 12×12 patches, eleven
+    // training stages, see tools/models/README.md) achieves ClearCLIP 0.575 (23/40) and MaskCLIP
+    // 0.80 (32/40), chance 0.077 (stage 10: 0.60 and 0.80; stage 9: 0.65 and 0.725; stage 8, just after the vision tower was
     // widened: 0.50 and 0.725). The implementation equals an independent PyTorch one to 2e-7, so the
     // gap is the model's: nothing in CLIP's loss asks the last block's value path or q·qᵀ
     // attention to line up with the text, and on this small model they drift as it trains
@@ -426,7 +426,7 @@ describe('pointing game', () => {
     // floors are the measured rates minus 3 scenes (the game is deterministic; the margin
     // absorbs backend rounding flipping a close peak). Re-measure when the model is retrained.
     // Patch contributions, which read every layer, do far better (contributions.test.ts).
-    expect(rates['clearclip']).toBeGreaterThanOrEqual(0.525);
+    expect(rates['clearclip']).toBeGreaterThanOrEqual(0.5);
     expect(rates['maskclip']).toBeGreaterThanOrEqual(0.725);
   });
 });

@@ -66,12 +66,12 @@ describe('bundled model: interpreter embeddings equal ONNX Runtime', () => {
     // ORT computes the fp16 file in float16, and its outputs are float16 values (steps of
     // 2^-11·|x|: 4.9e-4 for |x| in [0.5, 1)); the interpreter evaluates the same fp16 weights in
     // float32, so the two differ by float16 rounding of the intermediates, about one output step.
-    // Measured on the committed weights: vision ≤ 6.4e-4, text ≤ 3.0e-4.
+    // Measured on the committed weights: vision ≤ 6.3e-4, text ≤ 3.8e-4.
     { variant: '_fp16', tolerance: 1e-3, flipsAllowed: 0 },
-    // Committed weights: 2 of 7 images hit a flipped quantization step (≤ 1.5e-2), the rest ≤ 1e-6
-    // (stage 9's weights: 4 of 7, stage 8's: 3 of 7; how many inputs land near a boundary depends
-    // on the weights, so the allowance keeps room for a retrain).
-    { variant: '_quantized', tolerance: 1e-4, flipsAllowed: 0.6 },
+    // Committed weights (145 tokens: more activations, so more near a step boundary): 5 of 7
+    // images hit a flipped quantization step (≤ 1.5e-2), the rest ≤ 3e-7 (stage 10's weights, 65
+    // tokens: 2 of 7; stage 9's: 4 of 7). The 2e-2 cap below is what bounds the error.
+    { variant: '_quantized', tolerance: 1e-4, flipsAllowed: 0.8 },
   ];
   it.each(cases)('vision_model$variant.onnx (tolerance $tolerance)', async ({ variant, tolerance, flipsAllowed }) => {
     const file = `onnx/vision_model${variant}.onnx`;

@@ -30,14 +30,15 @@ const fileOf = (e: Encoder, v: Variant): string => `onnx/${e}_model${v}.onnx`;
 
 /**
  * Tolerances vs the PyTorch fp32 goldens: attention max |Δ| and minimum embedding cosine. q8:
- * dynamic int8 quantization moves single probabilities by up to ~0.06 (0.036 on the vision
- * encoder of the current bundled weights; 0.060 on the text encoder, whose token embedding is
- * quantized too, one scale for the whole table) while the embeddings stay within cosine 0.99.
+ * dynamic int8 quantization moves single probabilities of a peaked softmax a long way (current
+ * bundled weights: 0.027 on the vision encoder; 0.21 on the text encoder, whose token embedding
+ * is quantized too, one scale for the whole table; the previous weights: 0.036 and 0.060) while
+ * the embeddings stay within cosine 0.999. A wrong tensor would be off by up to 1 everywhere.
  */
 const TOLERANCE: Record<Variant, { attention: number; embedding: number; cosine: number }> = {
   '': { attention: 1e-4, embedding: 1e-4, cosine: 0.9999 },
   _fp16: { attention: 2e-2, embedding: Number.POSITIVE_INFINITY, cosine: 0.99 },
-  _quantized: { attention: 8e-2, embedding: Number.POSITIVE_INFINITY, cosine: 0.99 },
+  _quantized: { attention: 0.3, embedding: Number.POSITIVE_INFINITY, cosine: 0.99 },
 };
 
 
@@ -157,6 +158,7 @@ describe.each((['vision', 'text'] as const).flatMap((e) => VARIANTS.map((v) => [
       const { bytes: patched, attention } = exposeAttention(bytes, { expectedLayers: layers });
       const lens = await session(patched);
       const worst = { attention: 0, embedding: 0, cosine: 1, rowSum: 0 };
+      let compared = 0; // items with stored attention stacks (goldens.py keeps them for two images)
       for (const run of runsOf(encoder)) {
         const out = await lens.run({ [attention.inputs[0] as string]: run.input });
         const stacks: StackedAttention[] = attentionToFloat32(
@@ -171,7 +173,10 @@ describe.each((['vision', 'text'] as const).flatMap((e) => VARIANTS.map((v) => [
           const ref = goldenItem(encoder, item);
           const stack = stacks[b] as StackedAttention;
           expect([stack.layers, stack.heads]).toEqual([layers, heads]);
-          expect(ref.attentions).toHaveLength(layers);
+          if (ref.attentions.length > 0) {
+            expect(ref.attentions).toHaveLength(layers);
+            compared++;
+          } else expect(encoder).toBe('vision');
           const perLayer = stack.heads * stack.seq * stack.seq;
           ref.attentions.forEach((refLayer, l) => {
             expect(refLayer.shape).toEqual([stack.heads, stack.seq, stack.seq]);
@@ -194,6 +199,7 @@ describe.each((['vision', 'text'] as const).flatMap((e) => VARIANTS.map((v) => [
           `embeds max|Δ| ${worst.embedding.toExponential(2)}, cosine ≥ ${worst.cosine.toFixed(6)}, ` +
           `row sums within ${worst.rowSum.toExponential(1)} of 1`,
       );
+      expect(compared).toBeGreaterThanOrEqual(2);
       expect(worst.attention).toBeLessThanOrEqual(tol.attention);
       expect(worst.embedding).toBeLessThanOrEqual(tol.embedding);
       expect(worst.cosine).toBeGreaterThanOrEqual(tol.cosine);
