@@ -157,7 +157,7 @@ test.describe('CLIP Lens on the bundled model', () => {
     const lens = await LensPage.open(page, info);
     const scenes = Array.from({ length: 20 }, (_, i) => repoFile(`public/samples/scene-${(i % 6) + 1}.png`, 'image/png', `scene-copy-${i + 1}.png`));
     await lens.dropFiles(scenes);
-    await lens.waitForImages(20, 110_000);
+    await lens.waitForImages(20, 200_000);
     await expect(page.locator('[data-status="done"]')).toHaveCount(20);
     expect(foreign).toEqual([]);
   });
