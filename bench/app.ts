@@ -216,7 +216,8 @@ export async function throughput(page: Page, images: ImageFile[], timeout: numbe
 }
 
 /**
- * JS memory of the page and each of its workers, read over the DevTools protocol: the V8 heap in use
+ * JS memory of the page and each of its workers after a full garbage collection, read over the
+ * DevTools protocol: the V8 heap in use
  * plus the backing stores of its ArrayBuffers (where ORT's and tfjs's WebAssembly memories live).
  * `performance.measureUserAgentSpecificMemory()` also splits by page and worker, but it waits about
  * a minute for workers blocked in `Atomics.wait` (ORT's idle threads) and counts more than V8's
@@ -225,6 +226,9 @@ export async function throughput(page: Page, images: ImageFile[], timeout: numbe
 export async function memory(page: Page): Promise<MemoryResult> {
   const cdp = await page.context().newCDPSession(page);
   try {
+    // A full garbage collection first: otherwise buffers nothing references any more (a model
+    // file's bytes once its session exists) are counted for as long as V8 has not collected them.
+    await cdp.send('HeapProfiler.collectGarbage');
     const targets: MemoryResult['targets'] = [{ name: 'page', ...heapBytes(await cdp.send('Runtime.getHeapUsage')) }];
     // Playwright is already attached to the workers; a second, non-flat session is ours to talk through.
     const replies = new Map<number, (message: string) => void>();
@@ -236,10 +240,15 @@ export async function memory(page: Page): Promise<MemoryResult> {
     let nextId = 1;
     for (const info of targetInfos.filter((t) => t.type === 'worker')) {
       const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: info.targetId, flatten: false });
-      const id = nextId++;
-      const reply = new Promise<string>((resolve) => replies.set(id, resolve));
-      await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method: 'Runtime.getHeapUsage' }) });
-      const { result } = JSON.parse(await reply) as { result: HeapUsage };
+      const call = async (method: string): Promise<unknown> => {
+        const id = nextId++;
+        const reply = new Promise<string>((resolve) => replies.set(id, resolve));
+        await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method }) });
+        return (JSON.parse(await reply) as { result: unknown }).result;
+      };
+      // ORT's own thread workers idle in Atomics.wait and would never answer a collection.
+      if (!info.url.includes('ort-wasm')) await call('HeapProfiler.collectGarbage');
+      const result = (await call('Runtime.getHeapUsage')) as HeapUsage;
       await cdp.send('Target.detachFromTarget', { sessionId });
       targets.push({ name: new URL(info.url).pathname.split('/').pop() ?? info.url, ...heapBytes(result) });
     }
