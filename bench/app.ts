@@ -217,8 +217,8 @@ export async function throughput(page: Page, images: ImageFile[], timeout: numbe
 
 /**
  * JS memory of the page and each of its workers after a full garbage collection, read over the
- * DevTools protocol: the V8 heap in use
- * plus the backing stores of its ArrayBuffers (where ORT's and tfjs's WebAssembly memories live).
+ * DevTools protocol: the V8 heap in use plus the backing stores of its ArrayBuffers (where ORT's
+ * and tfjs's WebAssembly memories live).
  * `performance.measureUserAgentSpecificMemory()` also splits by page and worker, but it waits about
  * a minute for workers blocked in `Atomics.wait` (ORT's idle threads) and counts more than V8's
  * heap statistics do, so its figures are not comparable.

@@ -55,9 +55,12 @@ export function golden(): Golden {
   return load().meta;
 }
 
+/** A golden image stored with its vision attention stack and rollout. */
+export type GoldenImageWithAttentions = GoldenImage & { rollout: NonNullable<GoldenImage['rollout']> };
+
 /** The golden images stored with their vision attention stacks and rollout. */
-export function imagesWithAttentions(): (GoldenImage & { rollout: NonNullable<GoldenImage['rollout']> })[] {
-  return golden().images.filter((im): im is GoldenImage & { rollout: NonNullable<GoldenImage['rollout']> } => im.attentions.length > 0 && im.rollout !== undefined);
+export function imagesWithAttentions(): GoldenImageWithAttentions[] {
+  return golden().images.filter((im): im is GoldenImageWithAttentions => im.attentions.length > 0 && im.rollout !== undefined);
 }
 
 /** The tensor's values, as a fresh Float32Array. */

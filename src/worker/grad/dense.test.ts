@@ -418,8 +418,8 @@ describe('pointing game', () => {
     console.log(`pointing game, fp32 (${((performance.now() - t0) / 1000).toFixed(1)} s):`, JSON.stringify(rates));
     // BELOW THE 85 % TARGET, on purpose. The bundled model (4 layers, 12×12 patches, eleven
     // training stages, see tools/models/README.md) achieves ClearCLIP 0.575 (23/40) and MaskCLIP
-    // 0.80 (32/40), chance 0.077 (stage 10: 0.60 and 0.80; stage 9: 0.65 and 0.725; stage 8, just after the vision tower was
-    // widened: 0.50 and 0.725). The implementation equals an independent PyTorch one to 2e-7, so the
+    // 0.80 (32/40), chance 0.077 (stage 10: 0.60 and 0.80; stage 9: 0.65 and 0.725; stage 8,
+    // just after the vision tower was widened: 0.50 and 0.725). The implementation equals an independent PyTorch one to 2e-7, so the
     // gap is the model's: nothing in CLIP's loss asks the last block's value path or q·qᵀ
     // attention to line up with the text, and on this small model they drift as it trains
     // (after stage 1: 0.575 and 0.775; stage 3: 0.30 and 0.60; stage 5: 0.375 and 0.65). The
