@@ -1,7 +1,8 @@
 /** The prompts: add, edit, remove, paste many lines at once. Empty prompts are ignored. */
 import { useEffect } from 'react';
 import { newPromptId, useLens, type PromptEntry } from '../state/store';
-import { refreshPrompts, tokenize } from './pipeline';
+import { describeLogitScale, formatScale } from '../model/config';
+import { modelShape, refreshPrompts, tokenize } from './pipeline';
 
 export function PromptList() {
   const prompts = useLens((s) => s.prompts);
@@ -62,6 +63,24 @@ export function PromptList() {
       <button type="button" data-testid="add-prompt" onClick={() => setPrompts([...prompts, { id: newPromptId(), text: '' }])}>
         Add prompt
       </button>
+      {ready && <TemperatureNote />}
     </section>
+  );
+}
+
+/**
+ * Which logit scale turns the cosines into the probabilities the image cards show: it differs
+ * between models (and for Hub repos is CLIP's trained 100, not the config's initial value), and
+ * it decides how peaked those probabilities are. The tooltip says where it came from.
+ */
+function TemperatureNote() {
+  // The shape lives outside the store; re-read it whenever another model becomes ready.
+  useLens((s) => s.model.id);
+  const shape = modelShape();
+  if (!shape) return null;
+  return (
+    <p className="temperature" data-testid="temperature" data-logit-scale={shape.logitScale} title={describeLogitScale(shape)}>
+      probabilities: softmax of {formatScale(shape.logitScale)} × cosine
+    </p>
   );
 }
