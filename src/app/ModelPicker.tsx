@@ -4,15 +4,51 @@
  */
 import { useEffect, useRef, useState, type DragEvent } from 'react';
 import type { ModelVariant } from '../protocol';
-import { approxDownloadBytes, catalogModel, formatApproxBytes, formatBytes, HUB_MODELS } from '../model/catalog';
-import { VARIANTS, type PickedFile } from '../model/folder';
-import { choiceLabel, DEFAULT_REVISION, parseRepoInput, type ModelChoice } from '../model/hub';
+import { catalogModel, formatApproxBytes, formatBytes, HUB_MODELS } from '../model/catalog';
+import { CLASSIC_VARIANTS, type PickedFile } from '../model/folder';
+import { choiceLabel, DEFAULT_REVISION, parseRepoInput, sameChoice, type ModelChoice } from '../model/hub';
+import type { RepoVariant } from '../model/variants';
 import { useLens } from '../state/store';
-import { folderVariants, isCustomHub, loadChoice, loadModelFolder } from './modelChoice';
+import { choiceVariants, hubChoice, isCustomHub, loadChoice, loadModelFolder, pinVariant } from './modelChoice';
 import { storedVariants, useStorageInfo } from './storageInfo';
 import './modelPicker.css';
 
-const VARIANT_LABEL: Record<ModelVariant, string> = { fp32: 'fp32', fp16: 'fp16', q8: 'int8 (quantized)' };
+/** What the Weights menu calls each variant (transformers.js's dtype names, with what they hold). */
+const VARIANT_LABEL: Record<ModelVariant, string> = {
+  fp32: 'fp32',
+  fp16: 'fp16',
+  q8: 'q8 (8-bit, quantized)',
+  int8: 'int8 (8-bit, signed)',
+  uint8: 'uint8 (8-bit, unsigned)',
+  q4: 'q4 (4-bit blocks)',
+  q4f16: 'q4f16 (4-bit, fp16)',
+  bnb4: 'bnb4 (4-bit NF4)',
+};
+
+/** A size label: exact when the server said, `≈` when it is a catalog figure. */
+function sizeLabel(v: RepoVariant): string {
+  if (v.bytes === null) return '';
+  return v.approximate ? formatApproxBytes(v.bytes) : formatBytes(v.bytes);
+}
+
+/**
+ * The variants `choice` has (null while unknown). Asked again when the choice changes; a stale
+ * answer (for a choice since replaced) is dropped.
+ */
+function useChoiceVariants(choice: ModelChoice | null): RepoVariant[] | null {
+  const [state, setState] = useState<{ choice: ModelChoice; variants: RepoVariant[] | null } | null>(null);
+  useEffect(() => {
+    if (!choice) return;
+    let live = true;
+    void choiceVariants(choice).then((variants) => {
+      if (live) setState({ choice, variants });
+    });
+    return () => {
+      live = false;
+    };
+  }, [choice]);
+  return state && choice && sameChoice({ ...state.choice, variant: choice.variant }, choice) ? state.variants : null;
+}
 
 /** Select values: `hub:owner/name`, `bundled`, `folder:name`, and the two modes that need input. */
 type Mode = 'custom' | 'folder';
@@ -81,11 +117,12 @@ export function ModelPicker() {
     if (value === 'bundled') void loadChoice({ kind: 'bundled', variant });
     else if (value.startsWith('hub:')) {
       const parsed = parseRepoInput(value.slice(4));
-      if (!('error' in parsed)) void loadChoice({ kind: 'hub', ...parsed, variant });
+      if (!('error' in parsed)) void hubChoice(parsed.repo, parsed.revision).then((c) => loadChoice(c));
     }
   };
 
   const onVariantChange = (v: ModelVariant) => {
+    pinVariant(v);
     if (choice) void loadChoice({ ...choice, variant: v });
     else void loadChoice({ kind: 'bundled', variant: v });
   };
@@ -98,7 +135,7 @@ export function ModelPicker() {
     }
     setRepoError(null);
     setMode(null);
-    void loadChoice({ kind: 'hub', ...parsed, variant });
+    void hubChoice(parsed.repo, parsed.revision).then((c) => loadChoice(c));
   };
 
   const onDrop = (e: DragEvent) => {
@@ -109,7 +146,11 @@ export function ModelPicker() {
 
   const hubRepo = choice?.kind === 'hub' ? choice : null;
   const storedHere = hubRepo ? storedVariants(stored, hubHost, hubRepo.repo, hubRepo.revision) : [];
-  const available = choice?.kind === 'folder' ? folderVariants() : VARIANTS;
+  const listed = useChoiceVariants(choice);
+  // While unknown: the usual three, and whatever is loaded or loading.
+  const offered: RepoVariant[] = listed ?? CLASSIC_VARIANTS.map((v) => ({ variant: v, bytes: null }));
+  const options = offered.some((o) => o.variant === variant) ? offered : [...offered, { variant, bytes: null }];
+  const current = options.find((o) => o.variant === variant);
   const extraOption = choice && (choice.kind === 'folder' || (choice.kind === 'hub' && (!catalogModel(choice.repo) || choice.revision !== DEFAULT_REVISION)));
 
   return (
@@ -139,12 +180,11 @@ export function ModelPicker() {
         Weights{' '}
         <select data-testid="model-variant" aria-label="Model weights variant" value={variant}
           onChange={(e) => onVariantChange(e.target.value as ModelVariant)}>
-          {VARIANTS.map((v) => {
-            const size = hubRepo ? approxDownloadBytes(hubRepo.repo, v) : null;
-            const tags = [size !== null ? formatApproxBytes(size) : '', storedHere.includes(v) ? 'stored' : ''].filter(Boolean);
+          {options.map((o) => {
+            const tags = [sizeLabel(o), storedHere.includes(o.variant) ? 'stored' : ''].filter(Boolean);
             return (
-              <option key={v} value={v} disabled={!available.includes(v)}>
-                {VARIANT_LABEL[v]}{tags.length ? ` · ${tags.join(' · ')}` : ''}
+              <option key={o.variant} value={o.variant}>
+                {VARIANT_LABEL[o.variant]}{tags.length ? ` · ${tags.join(' · ')}` : ''}
               </option>
             );
           })}
@@ -172,17 +212,24 @@ export function ModelPicker() {
           e.target.value = '';
           if (files.length > 0) void pickFolder(files);
         }} />
-      <SizeHint repo={hubRepo?.repo ?? null} variant={variant} stored={storedHere.includes(variant)} />
+      {hubRepo && current && <FetchSize variant={current} stored={storedHere.includes(variant)} />}
+      <SizeHint size={hubRepo && current ? current.bytes : null} stored={storedHere.includes(variant)} />
       {isCustomHub() && <span className="hub-host" title="Set with ?hub= in the address">Hub: {hubHost}</span>}
     </div>
   );
 }
 
+/** What loading the chosen weights downloads: their size, or that they are stored already. */
+function FetchSize({ variant, stored }: { variant: RepoVariant; stored: boolean }) {
+  const text = stored ? 'stored in this browser: no download' : variant.bytes !== null ? `downloads ${sizeLabel(variant)}` : null;
+  if (!text) return null;
+  return <span className="fetch-size" data-testid="fetch-size" data-bytes={variant.bytes ?? ''}>{text}</span>;
+}
+
 /** Warns before a download that will not fit the room the browser gives this site. */
-function SizeHint({ repo, variant, stored }: { repo: string | null; variant: ModelVariant; stored: boolean }) {
+function SizeHint({ size, stored }: { size: number | null; stored: boolean }) {
   const usage = useStorageInfo((s) => s.usage);
   const quota = useStorageInfo((s) => s.quota);
-  const size = repo ? approxDownloadBytes(repo, variant) : null;
   if (stored || size === null || usage === null || quota === null || quota - usage >= size) return null;
   return (
     <span className="note" data-testid="size-hint">

@@ -3,17 +3,23 @@
  * the first-visit default (ViT-B/32 from the Hub when it answers, else the bundled model), and
  * model folders from the user's disk. Loading itself is `loadModel` in ./pipeline.ts.
  */
-import type { ModelSource, ModelVariant } from '../protocol';
-import { DEFAULT_HUB_REPO, formatBytes } from '../model/catalog';
-import { modelFolderFiles, VARIANTS, type ModelFolder, type PickedFile } from '../model/folder';
+import type { Backend, ModelSource, ModelVariant } from '../protocol';
+import { catalogVariants, DEFAULT_HUB_REPO, formatBytes } from '../model/catalog';
+import { CLASSIC_VARIANTS, encoderFile, isVariant, modelFolderFiles, VARIANTS, type ModelFolder, type PickedFile } from '../model/folder';
 import {
-  choiceFromAddress, choiceLabel, DEFAULT_REVISION, hubFileUrl, parseStoredChoice, PUBLIC_HUB_HOST, resolveHubHost, type ModelChoice,
+  addressVariant, choiceFromAddress, choiceLabel, DEFAULT_REVISION, hubFileUrl, parseStoredChoice, PUBLIC_HUB_HOST, resolveHubHost,
+  type ModelChoice,
 } from '../model/hub';
 import { cachedVariants } from '../model/modelCache';
+import { defaultVariant, listRepoVariants, type RepoVariant } from '../model/variants';
 import { useLens } from '../state/store';
 import { bundledSource, cancelModelLoad, loadModel } from './pipeline';
 
 const STORAGE_KEY = 'clip-lens.model';
+/** The weights variant the person last picked in the Weights menu: it wins over the default. */
+const VARIANT_KEY = 'clip-lens.variant';
+/** How long the picker waits for a repository's file listing before offering the usual variants. */
+const LISTING_TIMEOUT_MS = 5000;
 /** A HEAD of one small file; a Hub that takes longer than this is treated as unreachable. */
 const PROBE_TIMEOUT_MS = 3000;
 
@@ -31,9 +37,102 @@ export function isCustomHub(): boolean {
 /** The folder picked last; kept so that switching its variant or retrying works without re-picking. */
 let folder: ModelFolder | null = null;
 
-/** Variants the picked folder has (all three when no folder is picked). */
-export function folderVariants(): ModelVariant[] {
-  return folder ? folder.variants : [...VARIANTS];
+/** Variants the picked folder has, with their sizes on disk (none when no folder is picked). */
+export function folderVariants(): RepoVariant[] {
+  if (!folder) return [];
+  const files = folder.files;
+  return folder.variants.map((variant) => {
+    const size = (e: 'vision' | 'text') => files[encoderFile(e, variant)]?.size ?? 0;
+    return { variant, bytes: size('vision') + size('text') };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which weights: what the model has, the person's last pick, the backend's default
+
+/** The variant the person picked last in the Weights menu, if any. */
+export function pinnedVariant(): ModelVariant | null {
+  try {
+    const v = localStorage.getItem(VARIANT_KEY);
+    return isVariant(v) ? v : null;
+  } catch {
+    return null; // storage disabled
+  }
+}
+
+/** Remembers a pick from the Weights menu: later models open with it where they have it. */
+export function pinVariant(v: ModelVariant): void {
+  try {
+    localStorage.setItem(VARIANT_KEY, v);
+  } catch {
+    // Storage full or disabled: the pick holds for this visit only.
+  }
+}
+
+/**
+ * The backend the worker will run on: the one it runs on now, else `?backend=`, else WebGPU when
+ * the browser offers an adapter (the worker's own rule; its fallback to WASM is rare).
+ */
+export async function expectedBackend(): Promise<Backend> {
+  const known = useLens.getState().model.backend;
+  if (known) return known;
+  const forced = new URLSearchParams(location.search).get('backend');
+  if (forced === 'wasm' || forced === 'webgpu') return forced;
+  // The page's types leave WebGPU out (only the worker uses it); this is all the page needs of it.
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  try {
+    return (await gpu?.requestAdapter()) ? 'webgpu' : 'wasm';
+  } catch {
+    return 'wasm';
+  }
+}
+
+/** Listings asked for in this visit, by `host repo@revision` (a failed one is asked again). */
+const listings = new Map<string, Promise<RepoVariant[] | null>>();
+
+/**
+ * The variants a Hub repository has, with sizes: the Hub's listing, plus what Cache Storage holds
+ * (a stored variant loads even when the Hub cannot be asked). Without a listing, a catalog repo
+ * offers its catalog's variants; any other repo is unknown (null).
+ */
+export async function hubVariants(repo: string, revision: string): Promise<RepoVariant[] | null> {
+  const ref = { host: hubHost(), repo, revision };
+  const key = `${ref.host} ${repo}@${revision}`;
+  let listing = listings.get(key);
+  if (!listing) {
+    listing = listRepoVariants(ref, { signal: AbortSignal.timeout(LISTING_TIMEOUT_MS) }).catch(() => null);
+    listings.set(key, listing);
+  }
+  const listed = await listing;
+  if (listed === null) listings.delete(key);
+  const stored = await cachedVariants(ref).catch((): ModelVariant[] => []);
+  const known = listed ?? catalogVariants(repo) ?? (stored.length > 0 ? [] : null);
+  if (known === null) return null;
+  const all = [...known, ...stored.filter((v) => !known.some((k) => k.variant === v)).map((variant) => ({ variant, bytes: null }))];
+  return all.sort((a, b) => VARIANTS.indexOf(a.variant) - VARIANTS.indexOf(b.variant));
+}
+
+/** The variants of a choice, for the picker: the bundled model's three, a folder's, a repo's. */
+export async function choiceVariants(choice: ModelChoice): Promise<RepoVariant[] | null> {
+  switch (choice.kind) {
+    case 'bundled':
+      return CLASSIC_VARIANTS.map((variant) => ({ variant, bytes: null }));
+    case 'folder':
+      return folderVariants();
+    case 'hub':
+      return hubVariants(choice.repo, choice.revision);
+  }
+}
+
+/**
+ * A Hub choice with its weights decided: `given` when the person named one, else their last pick
+ * when the repo has it, else the backend's default among what the repo has (q8 on WASM).
+ */
+export async function hubChoice(repo: string, revision: string, given: ModelVariant | null = null): Promise<ModelChoice> {
+  if (given) return { kind: 'hub', repo, revision, variant: given };
+  const [available, backend] = await Promise.all([hubVariants(repo, revision), expectedBackend()]);
+  const variant = defaultVariant(backend, available?.map((a) => a.variant) ?? null, pinnedVariant());
+  return { kind: 'hub', repo, revision, variant };
 }
 
 /** The worker source for a choice; null for a folder choice when no folder is held. */
@@ -92,8 +191,7 @@ export async function loadModelFolder(picked: readonly PickedFile[]): Promise<bo
     return false;
   }
   folder = f;
-  const want = useLens.getState().model.variant;
-  const variant = f.variants.includes(want) ? want : (f.variants[0] ?? 'fp32');
+  const variant = defaultVariant(await expectedBackend(), f.variants, pinnedVariant());
   return loadChoice({ kind: 'folder', name: f.name, variant });
 }
 
@@ -161,18 +259,28 @@ export async function startModel(): Promise<void> {
     await loadChoice({ kind: 'bundled', variant: 'fp32' }, { remember: false, note: `${fromAddress.error} Using the small bundled model.` });
     return;
   }
+  if (fromAddress?.kind === 'hub' && addressVariant(location.search) === null) {
+    await startWith(await hubChoice(fromAddress.repo, fromAddress.revision));
+    return;
+  }
   const chosen = fromAddress ?? rememberedChoice();
   if (chosen) {
     await startWith(chosen);
     return;
   }
   setModel({ status: 'loading', note: 'Looking for the Hugging Face Hub…' });
-  const preferred: ModelChoice = { kind: 'hub', repo: DEFAULT_HUB_REPO, revision: DEFAULT_REVISION, variant: 'fp32' };
+  // A stored variant of the default model starts without the network; else ask the Hub.
   const stored = await cachedVariants({ host, repo: DEFAULT_HUB_REPO, revision: DEFAULT_REVISION }).catch((): ModelVariant[] => []);
-  const reachable = stored.includes('fp32') || (await hubReachable(host));
+  const backend = await expectedBackend();
+  const storedPick = stored.length > 0 ? defaultVariant(backend, stored, pinnedVariant()) : null;
+  const reachable = storedPick !== null || (await hubReachable(host));
   // The person may have picked a model (or pressed Cancel) while the Hub was being asked.
   if (useLens.getState().model.choice !== null) return;
   if (reachable) {
+    const preferred = storedPick !== null
+      ? { kind: 'hub' as const, repo: DEFAULT_HUB_REPO, revision: DEFAULT_REVISION, variant: storedPick }
+      : await hubChoice(DEFAULT_HUB_REPO, DEFAULT_REVISION);
+    if (useLens.getState().model.choice !== null) return;
     await startWith(preferred);
     return;
   }

@@ -5,6 +5,7 @@
  * shown with “≈”: they are labels for a person deciding what to download, never used to verify.
  */
 import type { ModelVariant } from '../protocol';
+import type { RepoVariant } from './variants';
 
 /** Approximate sizes in bytes of the two encoder files of one variant. */
 export interface VariantSize {
@@ -20,7 +21,8 @@ export interface CatalogModel {
   label: string;
   /** Patch grid at 224 px, for the picker's hint (7×7 for /32, 14×14 for /16, 16×16 for /14). */
   grid: number;
-  sizes: Record<ModelVariant, VariantSize>;
+  /** The variants of the original exports (repos may have gained more: the Hub's listing says). */
+  sizes: Partial<Record<ModelVariant, VariantSize>>;
 }
 
 const MB = 1e6;
@@ -71,6 +73,13 @@ export function catalogModel(repo: string): CatalogModel | undefined {
 export function approxDownloadBytes(repo: string, variant: ModelVariant): number | null {
   const s = catalogModel(repo)?.sizes[variant];
   return s ? s.vision + s.text : null;
+}
+
+/** A catalog repo's variants with their approximate sizes, for when the Hub cannot be asked. */
+export function catalogVariants(repo: string): RepoVariant[] | null {
+  const m = catalogModel(repo);
+  if (!m) return null;
+  return Object.entries(m.sizes).map(([variant, s]) => ({ variant: variant as ModelVariant, bytes: s.vision + s.text, approximate: true }));
 }
 
 /** `352 MB`, `1.7 GB`, `640 kB`: decimal units, as download sizes are usually given. */

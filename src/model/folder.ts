@@ -4,7 +4,7 @@
  *
  * ```
  * config.json  preprocessor_config.json  tokenizer.json  tokenizer_config.json
- * onnx/vision_model{,_fp16,_quantized}.onnx   onnx/text_model{,_fp16,_quantized}.onnx
+ * onnx/vision_model{,_fp16,_quantized,_int8,_uint8,_q4,_q4f16,_bnb4}.onnx   onnx/text_model{…same}.onnx
  * ```
  */
 import { VARIANT_SUFFIX, type ModelVariant } from '../protocol';
@@ -12,8 +12,16 @@ import { VARIANT_SUFFIX, type ModelVariant } from '../protocol';
 /** The JSON files every model folder needs, in the order the worker reads them. */
 export const MODEL_JSON_FILES = ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
 
-/** Variants in order of preference when a folder does not have the one asked for. */
-export const VARIANTS: readonly ModelVariant[] = ['fp32', 'fp16', 'q8'];
+/** Every variant, in the order the picker lists them. */
+export const VARIANTS: readonly ModelVariant[] = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'];
+
+/** The variants of the original transformers.js exports (and of the bundled model). */
+export const CLASSIC_VARIANTS: readonly ModelVariant[] = ['fp32', 'fp16', 'q8'];
+
+/** Is `v` one of {@link VARIANTS}? (For values read from addresses and storage.) */
+export function isVariant(v: unknown): v is ModelVariant {
+  return typeof v === 'string' && (VARIANTS as readonly string[]).includes(v);
+}
 
 /** `onnx/vision_model_fp16.onnx` and friends. */
 export function encoderFile(encoder: 'vision' | 'text', variant: ModelVariant): string {
@@ -49,7 +57,7 @@ export interface ModelFolder {
   missing: string[];
 }
 
-const ONNX_NAME = /^(vision|text)_model(_fp16|_quantized)?\.onnx$/;
+const ONNX_NAME = /^(vision|text)_model(_fp16|_quantized|_int8|_uint8|_q4|_q4f16|_bnb4)?\.onnx$/;
 
 /**
  * Maps picked files onto the model folder layout.
@@ -77,7 +85,7 @@ export function modelFolderFiles(picked: readonly PickedFile[]): ModelFolder {
   if (variants.length === 0) {
     for (const f of MODEL_JSON_FILES) if (!files[f]) missing.push(f);
     if (!VARIANTS.some((v) => files[encoderFile('vision', v)] && files[encoderFile('text', v)])) {
-      missing.push('onnx/vision_model.onnx and onnx/text_model.onnx (or their _fp16 / _quantized versions)');
+      missing.push('onnx/vision_model.onnx and onnx/text_model.onnx (or their _fp16, _quantized, _int8, _uint8, _q4, _q4f16 or _bnb4 versions)');
     }
   }
   const segments = rootPath.split('/').filter(Boolean);

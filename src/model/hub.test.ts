@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import {
-  choiceFromAddress, hubBaseUrl, hubFileUrl, parseHubFileUrl, parseRepoInput, parseStoredChoice, PUBLIC_HUB_HOST, resolveHubHost, sameChoice,
+  addressVariant, choiceFromAddress, hubBaseUrl, hubFileUrl, parseHubFileUrl, parseRepoInput, parseStoredChoice, PUBLIC_HUB_HOST, resolveHubHost, sameChoice,
 } from './hub';
 import { modelFolderFiles } from './folder';
 import { approxDownloadBytes, formatApproxBytes, formatBytes } from './catalog';
@@ -81,6 +81,15 @@ describe('choices from the address and from storage', () => {
     expect(choiceFromAddress('?model=Xenova/clip-vit-base-patch16&variant=q8')).toEqual({ kind: 'hub', repo: 'Xenova/clip-vit-base-patch16', revision: 'main', variant: 'q8' });
     expect(choiceFromAddress('?model=a/b@dev&variant=nonsense')).toEqual({ kind: 'hub', repo: 'a/b', revision: 'dev', variant: 'fp32' });
     expect(choiceFromAddress('?model=not%20a%20repo')).toHaveProperty('error');
+    // Every transformers.js variant can be named; the bundled model has three of them.
+    expect(choiceFromAddress('?model=a/b&variant=q4f16')).toEqual({ kind: 'hub', repo: 'a/b', revision: 'main', variant: 'q4f16' });
+    expect(choiceFromAddress('?model=bundled&variant=bnb4')).toEqual({ kind: 'bundled', variant: 'fp32' });
+  });
+
+  test('whether the address names a variant (else the backend default applies)', () => {
+    expect(addressVariant('?model=a/b')).toBeNull();
+    expect(addressVariant('?model=a/b&variant=nonsense')).toBeNull();
+    expect(addressVariant('?model=a/b&variant=uint8')).toBe('uint8');
   });
 
   test('a remembered choice is used only when well formed', () => {

@@ -7,6 +7,7 @@
  * `https://huggingface.co/Xenova/clip-vit-base-patch32/resolve/main/onnx/vision_model.onnx`.
  */
 import type { ModelVariant } from '../protocol';
+import { CLASSIC_VARIANTS, isVariant } from './folder';
 
 /** The Hub that real visitors use when the build sets nothing else (`VITE_HUB_HOST`). */
 export const PUBLIC_HUB_HOST = 'https://huggingface.co';
@@ -139,10 +140,6 @@ export function resolveHubHost(param: string | null, buildDefault: string | unde
   return PUBLIC_HUB_HOST;
 }
 
-function isVariant(v: unknown): v is ModelVariant {
-  return v === 'fp32' || v === 'fp16' || v === 'q8';
-}
-
 /**
  * A remembered choice (JSON from localStorage) if it is still well formed, else null. Folders are
  * never remembered: the browser does not keep access to them.
@@ -168,8 +165,9 @@ export function parseStoredChoice(json: string | null): ModelChoice | null {
 
 /**
  * A choice given in the page address: `?model=bundled` or `?model=owner/name[@revision]`, with
- * `&variant=fp16|q8` (fp32 otherwise). Null when the address names no model; an error message
- * for a malformed repo id.
+ * `&variant=fp16|q8|…` (fp32 otherwise: see {@link addressVariant} for whether one was given; the
+ * bundled model has fp32, fp16 and q8 only). Null when the address names no model; an error
+ * message for a malformed repo id.
  */
 export function choiceFromAddress(search: string): ModelChoice | { error: string } | null {
   const params = new URLSearchParams(search);
@@ -177,8 +175,14 @@ export function choiceFromAddress(search: string): ModelChoice | { error: string
   if (!model) return null;
   const v = params.get('variant');
   const variant: ModelVariant = isVariant(v) ? v : 'fp32';
-  if (model === 'bundled') return { kind: 'bundled', variant };
+  if (model === 'bundled') return { kind: 'bundled', variant: CLASSIC_VARIANTS.includes(variant) ? variant : 'fp32' };
   const parsed = parseRepoInput(model);
   if ('error' in parsed) return parsed;
   return { kind: 'hub', repo: parsed.repo, revision: parsed.revision, variant };
+}
+
+/** The `&variant=` of an address when it names a known variant, else null (the default applies). */
+export function addressVariant(search: string): ModelVariant | null {
+  const v = new URLSearchParams(search).get('variant');
+  return isVariant(v) ? v : null;
 }

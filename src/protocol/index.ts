@@ -5,10 +5,19 @@
  * (the loaded model stays: it may be hundreds of MB). Large buffers travel in transfer lists.
  */
 
-/** Which weights file of a model folder to load (Hugging Face / transformers.js naming). */
-export type ModelVariant = 'fp32' | 'fp16' | 'q8';
+/**
+ * Which weights file of a model folder to load: transformers.js's dtype names, each with its file
+ * suffix (`onnx/vision_model_q4.onnx`). q8 is ONNX Runtime's dynamic int8 quantization, the file
+ * transformers.js picks by default on WASM; int8 and uint8 are the same with signed or unsigned
+ * weights (an int8 vision file may quantize the patch Conv too); q4 and q4f16 hold 4-bit blocks
+ * (`com.microsoft::MatMulNBits`, the latter in float16 around them); bnb4 holds NF4 blocks
+ * (`com.microsoft::MatMulBnb4`).
+ */
+export type ModelVariant = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
 
-export const VARIANT_SUFFIX: Record<ModelVariant, string> = { fp32: '', fp16: '_fp16', q8: '_quantized' };
+export const VARIANT_SUFFIX: Record<ModelVariant, string> = {
+  fp32: '', fp16: '_fp16', q8: '_quantized', int8: '_int8', uint8: '_uint8', q4: '_q4', q4f16: '_q4f16', bnb4: '_bnb4',
+};
 
 /** Where a model folder lives. */
 export type ModelSource =
