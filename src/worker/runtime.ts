@@ -26,6 +26,7 @@ import {
 import { parseClipConfig, type ClipShape } from '../model/config';
 import { parsePreprocessorConfig, preprocess, type PreprocessorConfig } from '../image/preprocess';
 import { decodeImage } from './decode';
+import { sessionErrorMessage } from './ortErrors';
 import { JSON_FILES, onnxPath, readModelFile, readModelJson } from './modelFiles';
 import { attentionSoftmaxOf, patchOutputs } from './onnx/attention';
 import { appendHeadReductions, assembleReduced, defaultOpset, reducesInGraph, type HeadReductionOutputs } from './onnx/headReduce';
@@ -175,18 +176,20 @@ export class ModelRuntime {
       if (this.cancelled.has(requestId)) throw cancelledError();
 
       const backend = await this.pickBackend();
-      const make = async (b: Backend) => ({
-        vision: await createEncoder(visionPatch, b, shape.vision.heads),
-        text: await createEncoder(textPatch, b, shape.text.heads),
-      });
+      // A refusal names the file and the operator, so the person knows which weights to pick.
+      const open = (which: 'vision' | 'text', b: Backend) =>
+        createEncoder(which === 'vision' ? visionPatch : textPatch, b, shape[which].heads).catch((e: unknown) => {
+          throw new Error(formatWorkerError('model-format', sessionErrorMessage(e instanceof Error ? e.message : String(e), onnxPath(which, source))));
+        });
+      const make = async (b: Backend) => ({ vision: await open('vision', b), text: await open('text', b) });
       let sessions: { vision: Encoder; text: Encoder };
       let used: Backend = backend;
       try {
         sessions = await make(backend);
       } catch (e) {
-        if (backend !== 'webgpu') throw runtimeError(e, 'model-format');
+        if (backend !== 'webgpu') throw e;
         used = 'wasm';
-        sessions = await make('wasm').catch((err: unknown) => { throw runtimeError(err, 'model-format'); });
+        sessions = await make('wasm');
       }
       await this.release();
       const info: ModelInfo = {
