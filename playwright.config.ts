@@ -59,7 +59,7 @@ export default defineConfig({
       timeout: 240_000,
       // Downloading, caching and the tfjs explanations do not depend on ORT's backend: those
       // specs run on the WASM project only (full-size ViT-B/32 on SwiftShader would also take minutes).
-      testIgnore: /(hub|hubLookalike|explain)\.spec\.ts/,
+      testIgnore: /(hub\w*|explain)\.spec\.ts/,
       use: {
         browserName: 'chromium',
         launchOptions: {

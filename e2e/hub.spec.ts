@@ -26,9 +26,16 @@ const cached = cachedFiles;
 const modelRequests = () => modelFileRequests(hub);
 
 class HubLens extends LensPage {
-  /** Opens the app with the local Hub; the starting model is the remembered (bundled) one. */
+  /**
+   * Opens the app with the local Hub; the starting model is the remembered (bundled) one. These
+   * tests name the fp32 files, so the visitor once picked fp32 in the Weights menu (the default on
+   * WASM is q8: hubVariants.spec.ts).
+   */
   static async openWithHub(page: Page, extra = ''): Promise<HubLens> {
     const lens = new HubLens(page, 'wasm');
+    await page.addInitScript(() => {
+      if (localStorage.getItem('clip-lens.variant') === null) localStorage.setItem('clip-lens.variant', 'fp32');
+    });
     await page.goto(appWithHub(hub, extra));
     await lens.waitReady();
     return lens;

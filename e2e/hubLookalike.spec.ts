@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test as base, chromium, expect, type Page } from '@playwright/test';
 import type { ModelVariant } from '../src/protocol';
-import { filesOfVariant, VARIANTS } from '../src/model/folder';
+import { CLASSIC_VARIANTS, filesOfVariant } from '../src/model/folder';
 import { startHubServer, type HubServer } from './hubServer';
 import { APP, appWithHub, cachedFiles, modelFileRequests } from './hubPage';
 import { LensPage, repoFile, ROOT } from './lensPage';
@@ -51,7 +51,7 @@ function run(command: string, args: string[]): Promise<{ code: number | null; ou
  * that looks complete.
  */
 async function ensureLookalike(): Promise<void> {
-  const needed = [...new Set(VARIANTS.flatMap(filesOfVariant))];
+  const needed = [...new Set(CLASSIC_VARIANTS.flatMap(filesOfVariant))];
   if (needed.every((f) => existsSync(LOOKALIKE + f))) return;
   const probe = await run(PYTHON, ['-c', 'import torch, onnx, numpy']);
   if (probe.code !== 0) {
@@ -96,6 +96,8 @@ const test = base.extend<{ diskPage: Page }>({
       await context.addInitScript((origin) => {
         if (location.origin === origin && localStorage.getItem('clip-lens.model') === null) {
           localStorage.setItem('clip-lens.model', JSON.stringify({ kind: 'bundled', variant: 'fp32' }));
+          // Picked once in the Weights menu: the full-size test is about the 600 MB fp32 files.
+          localStorage.setItem('clip-lens.variant', 'fp32');
         }
       }, new URL(APP).origin);
       await use(context.pages()[0] ?? (await context.newPage()));

@@ -16,8 +16,10 @@
  * | `FaultHtml`      | the vision `.onnx` files come back as an HTML page with status 200           |
  * | `FaultHonest`    | the vision `.onnx` files are cut in half, with a Content-Length that says so |
  * | `FaultDishonest` | the vision `.onnx` files announce their full size but stop halfway, always   |
+ * | `NoApi`          | no tree API (`/api/models/…` answers 404), like a plain mirror               |
  *
- * Other repository names answer 401 RepoNotFound, as the Hub does. `faults = false` turns every
+ * `GET /api/models/{owner}/{name}/tree/{revision}/{folder}` lists a folder with each file's size, as
+ * the Hub's tree API does. Other repository names answer 401 RepoNotFound, as the Hub does. `faults = false` turns every
  * owner into a healthy Hub (to test Retry). Every request is logged in `requests`.
  *
  * `folders` serves chosen repos from other model folders on disk instead (the full-size ViT-B/32
@@ -149,6 +151,12 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
   /** Files whose first GET already happened, per owner (for the "first time only" faults). */
   const seen = new Set<string>();
 
+  /** The files of a repo, or null for a repo this Hub does not have. */
+  const repoFiles = (owner: string, name: string): Map<string, ServedFile> | null => {
+    const servesBundled = name === 'clip-lens-shapes' || (owner === 'Xenova' && name.startsWith('clip-vit-'));
+    return folders.get(`${owner}/${name}`) ?? (servesBundled ? bundled : null);
+  };
+
   const state: HubServer = { url: '', requests: [], faults: true, sizes, close: () => Promise.resolve() };
 
   const handle = async (req: IncomingMessage, res: ServerResponse, log: HubRequest) => {
@@ -166,6 +174,16 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
         'Access-Control-Max-Age': '600',
       });
     }
+    // The Hub's tree API for a folder (the app lists onnx/ to offer the weights a repo has).
+    const tree = /^\/api\/models\/([^/]+)\/([^/]+)\/tree\/([^/]+)\/(.+)$/.exec(path);
+    if (tree && tree[1] !== undefined && tree[2] !== undefined && tree[4] !== undefined) {
+      const listed = state.faults && tree[1] === 'NoApi' ? null : repoFiles(tree[1], decodeURIComponent(tree[2]));
+      if (!listed) return reply(404, { 'Content-Type': 'text/plain' }, 'Not found');
+      const dir = `${decodeURIComponent(tree[4]).replace(/\/+$/, '')}/`;
+      const entries = [...listed].filter(([f]) => f.startsWith(dir) && !f.slice(dir.length).includes('/'))
+        .map(([f, d]) => ({ type: 'file', oid: d.etag.replace(/"/g, ''), size: d.size, path: f, lfs: { oid: d.etag.replace(/"/g, ''), size: d.size, pointerSize: 134 } }));
+      return reply(200, { 'Content-Type': 'application/json' }, JSON.stringify(entries));
+    }
     if (!m || m[1] === undefined || m[2] === undefined || m[4] === undefined) {
       return reply(404, { 'Content-Type': 'text/plain' }, 'Not found');
     }
@@ -174,8 +192,7 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
     const file = decodeURIComponent(m[4]);
     log.owner = owner;
     log.file = file;
-    const servesBundled = name === 'clip-lens-shapes' || (owner === 'Xenova' && name.startsWith('clip-vit-'));
-    const files = folders.get(`${owner}/${name}`) ?? (servesBundled ? bundled : null);
+    const files = repoFiles(owner, name);
     if (!files) {
       return reply(401, { 'Content-Type': 'application/json', 'X-Error-Code': 'RepoNotFound' }, '{"error":"Repository not found"}');
     }
