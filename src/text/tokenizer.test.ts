@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { golden, MODEL_DIR } from '../testing/golden';
-import { ClipTextTokenizer, TokenizerLoadError, toBigInt64 } from './tokenizer';
+import { basicClean, ClipTextTokenizer, TokenizerLoadError, toBigInt64 } from './tokenizer';
 
 const tokenizerJson: unknown = JSON.parse(readFileSync(MODEL_DIR + 'tokenizer.json', 'utf8'));
 const tokenizerConfig: unknown = JSON.parse(readFileSync(MODEL_DIR + 'tokenizer_config.json', 'utf8'));
@@ -30,6 +30,65 @@ describe('ClipTextTokenizer ids', () => {
 
   it('reads the special ids and the context length from the config', () => {
     expect([tok.bosId, tok.eosId, tok.padId, tok.maxLength]).toEqual([49406, 49407, 49407, 77]);
+  });
+});
+
+describe("OpenAI's basic_clean before BPE (HTML references decoded twice, ends stripped)", () => {
+  // Reference ids from the project's Python BPE, which cleans as OpenAI's simple_tokenizer.py does
+  // (less ftfy): cd tools/models && python3 clip_bpe.py bpe_simple_vocab_16e6.txt.gz 'Tom & Jerry &amp; friends' …
+  it.each([
+    ['Tom & Jerry &amp; friends', '49406 2435 261 9164 261 1574 49407'],
+    // Twice decoded: &amp;amp; → &amp; → &. A third level stays (ftfy, left out here, decodes it once more).
+    ['&amp;amp;', '49406 261 49407'],
+    ['a &amp;amp;amp; b', '49406 320 261 6259 282 321 49407'],
+    ['I &lt;3 cats', '49406 328 283 274 3989 49407'],
+    ['it&#39;s a dog', '49406 585 568 320 1929 49407'],
+    ['it&#x27;s a dog', '49406 585 568 320 1929 49407'],
+    // HTML's legacy references need no semicolon, also before letters.
+    ['&ampx', '49406 261 343 49407'],
+    ['fish &ampchips', '49406 2759 261 8855 49407'],
+    // Decoded whitespace (&#32;, &nbsp;, U+3000) at the ends is stripped like typed whitespace.
+    ['&#32; &nbsp;a photo&#x3000;', '49406 320 1125 49407'],
+    // Python drops references to control characters; U+FEFF is not whitespace to Python's strip.
+    ['&#1;a cat', '49406 320 2368 49407'],
+    ['a&#xfeff;cat', '49406 320 171 119 379 2368 49407'],
+    // The windows-1252 replacement of the HTML spec: &#x80; is €.
+    ['a&#x80;', '49406 320 6309 49407'],
+  ])('%j', (text, expected) => {
+    expect(ids(text)).toEqual(expected.split(' ').map(Number));
+  });
+
+  it('shows the token strings of the cleaned text', () => {
+    // Uncleaned, "&amp;" would be the three tokens "&", "amp", ";".
+    expect(tok.encode('Tom &amp; Jerry')?.tokens).toEqual(['<|startoftext|>', 'tom', '&', 'jerry', '<|endoftext|>']);
+  });
+
+  // Expected strings from /usr/bin/python3 -c 'import html; print(html.unescape(html.unescape(s)).strip())'.
+  it.each([
+    ['Tom & Jerry &amp; friends', 'Tom & Jerry & friends'],
+    ['&amp;amp;', '&'],
+    ['&amp;amp;amp;', '&amp;'],
+    ['&lt;3', '<3'],
+    ['it&#39;s', "it's"],
+    ['it&#x27;s', "it's"],
+    ['&ampx', '&x'],
+    ['&notit;', '\u00acit;'],
+    ['&#x80;', '\u20ac'],
+    ['&#1;x', 'x'],
+    ['&#0;', '\ufffd'],
+    ['&#xD800;', '\ufffd'],
+    ['  \t a cat &nbsp;', 'a cat'],
+    ['\ufeffa', '\ufeffa'],
+    ['AT&T', 'AT&T'],
+    ['a photo of a cat', 'a photo of a cat'],
+  ])('basicClean(%j) = %j, as Python', (text, expected) => {
+    expect(basicClean(text)).toBe(expected);
+  });
+
+  it('leaves plain prompts as they are', () => {
+    for (const p of ['a photo of a cat', "it's a dog's life, isn't it?", '고양이 사진', 'A Red CIRCLE!!', '100% & more']) {
+      expect(basicClean(p)).toBe(p);
+    }
   });
 });
 

@@ -7,11 +7,20 @@
  * RobertaProcessing that wraps the ids in <|startoftext|> … <|endoftext|>. This module adds what
  * CLIP needs around it: the 77-token context, padding for batches, and readable token strings.
  *
+ * Before that it runs the part of OpenAI's `basic_clean` that tokenizer.json cannot express:
+ * HTML character references are decoded twice and the ends stripped (see {@link basicClean}), so
+ * `Tom &amp; Jerry` gets the ids CLIP was trained on. `basic_clean` first runs ftfy.fix_text
+ * (mojibake repair such as "cafÃ©" → "café"); that is left out: it is a large heuristic library
+ * with no browser port, and typed prompts are rarely mojibake. (ftfy also decodes `&name;`
+ * references once more outside HTML, so only a triple-escaped `&amp;amp;amp;` differs: `&amp;`
+ * here, `&` in OpenAI's.) The token strings shown in the UI are those of the cleaned text.
+ *
  * Like Hugging Face's tokenizers, a prompt that contains the literal text `<|endoftext|>` gets
  * that special token in the middle; CLIP pools the first end-of-text token, so the words after
  * it no longer count.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
+import { decodeHTML, replaceCodePoint } from 'entities/decode';
 
 /** One prompt, ready for the text encoder. */
 export interface EncodedPrompt {
@@ -169,7 +178,7 @@ export class ClipTextTokenizer {
    * @returns null when the prompt has no tokens (empty or whitespace only): there is nothing to encode.
    */
   encode(text: string): EncodedPrompt | null {
-    let { ids, tokens } = this.inner.encode(text);
+    let { ids, tokens } = this.inner.encode(basicClean(text));
     if (!this.wraps) {
       // A tokenizer.json without a post-processor: add CLIP's start and end tokens here.
       ids = [this.bosId, ...ids, this.eosId];
@@ -232,6 +241,51 @@ export class ClipTextTokenizer {
       return Array.from(bytes, (b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`).join('');
     });
   }
+}
+
+/**
+ * OpenAI CLIP's `basic_clean` without ftfy: `html.unescape(html.unescape(text)).strip()`.
+ * Twice, because caption scrapes are often escaped twice (`&amp;amp;` → `&`). The whitespace
+ * collapsing of `whitespace_clean` is left to tokenizer.json's normalizer.
+ */
+export function basicClean(text: string): string {
+  return htmlUnescape(htmlUnescape(text)).replace(PY_STRIP, '');
+}
+
+/**
+ * Python's str.strip(): its whitespace (str.isspace) differs from String.prototype.trim's, which
+ * also strips U+FEFF, a character CLIP's tokenizer keeps as a token.
+ */
+const PY_STRIP = /^[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+
+/**
+ * Python's `html.unescape`, the same references found by the same pattern. Named references
+ * (with the HTML spec's legacy forms that need no `;`, `&ampx` → `&x`) are `entities`' decodeHTML,
+ * which follows the spec as Python does. Numeric ones are decoded here because Python drops the
+ * code points the spec calls invalid (controls, noncharacters: `&#1;` → ""), where decodeHTML
+ * keeps them.
+ */
+function htmlUnescape(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(CHARREF, (ref: string, body: string) => {
+    if (body[0] !== '#') return decodeHTML(ref);
+    const hex = body[1] === 'x' || body[1] === 'X';
+    const num = parseInt(body.slice(hex ? 2 : 1), hex ? 16 : 10); // parseInt stops at the ';'
+    // Python's _invalid_charrefs (NUL, CR and the windows-1252 block) are the spec's table.
+    if (num === 0 || num === 0x0d || (num >= 0x80 && num <= 0x9f)) return String.fromCodePoint(replaceCodePoint(num));
+    if ((num >= 0xd800 && num <= 0xdfff) || num > 0x10ffff) return '\uFFFD';
+    if (invalidCodePoint(num)) return '';
+    return String.fromCodePoint(num);
+  });
+}
+
+/** Python's html._charref; `u` so that a name's 32 characters are code points, as in Python. */
+const CHARREF = /&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)/gu;
+
+/** Python's html._invalid_codepoints: C0 and C1 controls but tab, LF, FF and CR; noncharacters. */
+function invalidCodePoint(n: number): boolean {
+  return (n >= 0x1 && n <= 0x8) || n === 0xb || (n >= 0xe && n <= 0x1f) || (n >= 0x7f && n <= 0x9f) ||
+    (n >= 0xfdd0 && n <= 0xfdef) || (n & 0xfffe) === 0xfffe;
 }
 
 /** Token ids as int64 tensor data, e.g. `new ort.Tensor('int64', toBigInt64(b.ids), [b.batch, b.length])`. */
