@@ -191,6 +191,20 @@ describe('parsePreprocessorConfig', () => {
     expect(d.imageStd).toEqual([0.26862954, 0.26130258, 0.27577711]);
   });
 
+  it('centre-crops to 224×224 when do_center_crop and crop_size are absent, as CLIPImageProcessor does', () => {
+    // Python's CLIPImageProcessor defaults to do_center_crop=True, crop_size 224; transformers.js
+    // takes absent as "no crop". Python's is the one a CLIP ViT can run: its position embeddings
+    // fit one square grid, and a 640×480 photo resized to shortest edge 224 is 298×224 uncropped.
+    const d = parsePreprocessorConfig({ size: { shortest_edge: 224 } });
+    expect(d).toMatchObject({ doCenterCrop: true, cropSize: { height: 224, width: 224 } });
+    expect(preprocessGeometry(640, 480, d)).toMatchObject({
+      resized: { width: 298, height: 224 },
+      crop: { left: 37, top: 0, width: 224, height: 224 },
+    });
+    // An explicit false is still honoured.
+    expect(preprocessGeometry(640, 480, parsePreprocessorConfig({ do_center_crop: false })).crop).toMatchObject({ width: 298, height: 224 });
+  });
+
   it('accepts the legacy integer sizes of openai/clip-vit-base-patch32', () => {
     const d = parsePreprocessorConfig({ size: 224, crop_size: 224, resample: 3, image_mean: 0.5, image_std: [0.5, 0.5, 0.5] });
     expect(d.size).toEqual({ shortestEdge: 224 });

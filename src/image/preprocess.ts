@@ -236,6 +236,9 @@ export function parsePreprocessorConfig(json: unknown): PreprocessorConfig {
     doResize: parseBool(field('do_resize'), 'do_resize', true),
     size,
     resample: parseResample(field('resample')),
+    // Absent means crop, as in CLIPImageProcessor's __init__ (transformers.js reads absent as
+    // "no crop"): without the crop a shortest-edge resize gives a non-square input (224×298 for
+    // 4:3), which a ViT's fixed grid of position embeddings cannot take.
     doCenterCrop: parseBool(field('do_center_crop'), 'do_center_crop', true),
     cropSize: parseCropSize(field('crop_size')),
     doRescale: parseBool(field('do_rescale'), 'do_rescale', true),
