@@ -9,7 +9,7 @@
  * backend, and SwiftShader's WebGPU would take minutes per image at this size.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test as base, chromium, expect, type Page } from '@playwright/test';
@@ -21,6 +21,33 @@ import { LensPage, repoFile, ROOT } from './lensPage';
 
 const REPO = 'Xenova/clip-vit-base-patch32';
 const LOOKALIKE = `${ROOT}models-bench/clip-vit-base-patch32-lookalike/`;
+/**
+ * The same files under a repo id outside the catalog, with config.json as newer transformers
+ * save it: only what differs from CLIPConfig's defaults, and the initial logit scale 2.6592.
+ */
+const MINIMAL_REPO = 'Someone/clip-vit-b32-finetune';
+const MINIMAL = `${ROOT}models-bench/clip-vit-base-patch32-minimal-config/`;
+const MINIMAL_CONFIG = {
+  architectures: ['CLIPModel'],
+  model_type: 'clip',
+  logit_scale_init_value: 2.6592,
+  text_config: { dropout: 0.0, model_type: 'clip_text_model' },
+  vision_config: { dropout: 0.0, model_type: 'clip_vision_model' },
+  torch_dtype: 'float32',
+  transformers_version: '4.57.1',
+};
+
+/** MINIMAL: links to the lookalike's files, and the minimal config.json. */
+function makeMinimalConfigRepo(): void {
+  rmSync(MINIMAL, { recursive: true, force: true });
+  for (const dir of ['', 'onnx/']) {
+    mkdirSync(MINIMAL + dir, { recursive: true });
+    for (const e of readdirSync(LOOKALIKE + dir, { withFileTypes: true })) {
+      if (e.isFile() && e.name !== 'config.json') symlinkSync(LOOKALIKE + dir + e.name, MINIMAL + dir + e.name);
+    }
+  }
+  writeFileSync(`${MINIMAL}config.json`, `${JSON.stringify(MINIMAL_CONFIG, null, 2)}\n`);
+}
 /** Loading 600 MB (download, verify, store, patch, create sessions) on two busy cores. */
 const LOAD_TIMEOUT = 240_000;
 
@@ -113,7 +140,8 @@ test.describe.configure({ timeout: 8 * 60_000 });
 test.beforeAll(async () => {
   test.setTimeout(30 * 60_000); // only when the lookalike has to be made
   await ensureLookalike();
-  hub = await startHubServer({ folders: { [REPO]: LOOKALIKE } });
+  makeMinimalConfigRepo();
+  hub = await startHubServer({ folders: { [REPO]: LOOKALIKE, [MINIMAL_REPO]: MINIMAL } });
 });
 test.afterAll(async () => {
   await hub?.close();
@@ -136,8 +164,8 @@ class HubLens extends LensPage {
   }
 
   /** Checks that the loaded model is the lookalike: ViT-B/32's 12 vision layers of 12 heads. */
-  async expectViTB32(variant: ModelVariant): Promise<void> {
-    await expect(this.page.getByTestId('model-name')).toHaveText(REPO);
+  async expectViTB32(variant: ModelVariant, repo = REPO): Promise<void> {
+    await expect(this.page.getByTestId('model-name')).toHaveText(repo);
     await expect(this.page.getByTestId('model-variant')).toHaveValue(variant);
     await expect(this.page.getByTestId('layer')).toHaveAttribute('max', '11');
     await expect(this.page.getByTestId('head-11')).toHaveCount(1);
@@ -222,4 +250,14 @@ test('ViT-B/32 at full size: the q8 and fp16 weights load and paint attention ma
     'onnx/text_model_fp16.onnx 200', 'onnx/text_model_quantized.onnx 200',
     'onnx/vision_model_fp16.onnx 200', 'onnx/vision_model_quantized.onnx 200',
   ]);
+});
+
+test('a fine-tune outside the catalog whose config.json holds only non-defaults: loads as ViT-B/32 and uses temperature 100', async ({ page }) => {
+  const lens = await HubLens.openWithHub(page, `&model=${encodeURIComponent(MINIMAL_REPO)}&variant=q8`);
+  await lens.expectViTB32('q8', MINIMAL_REPO);
+  await lens.setPrompts(['a photo of a cat', 'a photo of a dog']);
+  await lens.analyseCat(0);
+  // The config's 2.6592 is CLIP's initial value, not a trained one: the probabilities use 100.
+  await expect(page.getByTestId('temperature')).toHaveAttribute('data-logit-scale', '100');
+  await expect(page.getByTestId('temperature')).toContainText('100');
 });

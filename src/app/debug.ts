@@ -2,16 +2,26 @@
  * A small hook for the browser tests, the benchmark and the curious (`clipLensDebug` in the
  * console): how often the encoders actually ran, the bytes of attention kept per image, and a
  * way to set view options without the controls (bench/ uses it to show or hide the layers ×
- * heads grid).
+ * heads grid), and the numbers of the focused map.
  */
 import { attentionBytesOf, imageResults } from '../state/results';
 import { useLens, type ViewOptions } from '../state/store';
+import { imageView } from './maps';
 import { runCounters } from './pipeline';
 
 /** Vision attention kept on the main thread, bytes: per analysed image and in total. */
 export interface AttentionBytes {
   perImage: number[];
   total: number;
+}
+
+/** The map the focus view paints now (patch values, row-major), or null while there is none. */
+function focusMap(): number[] | null {
+  const { view, prompts } = useLens.getState();
+  const id = view.focusImageId;
+  const result = id ? imageResults.get(id) : undefined;
+  const map = id && result ? imageView(id, result, view, prompts).map : null;
+  return map ? Array.from(map.values) : null;
 }
 
 function attentionBytes(): AttentionBytes {
@@ -25,8 +35,9 @@ declare global {
       runCounters: typeof runCounters;
       attentionBytes: () => AttentionBytes;
       setView: (patch: Partial<ViewOptions>) => void;
+      focusMap: () => number[] | null;
     };
   }
 }
 
-window.clipLensDebug = { runCounters, attentionBytes, setView: (patch) => useLens.getState().setView(patch) };
+window.clipLensDebug = { runCounters, attentionBytes, focusMap, setView: (patch) => useLens.getState().setView(patch) };
