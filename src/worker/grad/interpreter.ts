@@ -4,25 +4,31 @@
  *
  * - Weights: float initializers become tfjs tensors once, at load (float16 and double as
  *   float32); integer initializers stay JS arrays for shape math (see ./values.ts).
- * - Quantized files: DynamicQuantizeLinear → MatMulInteger chains are rewritten into one
- *   differentiable node (./quantized.ts).
+ * - Quantized files: DynamicQuantizeLinear → MatMulInteger / ConvInteger chains are rewritten
+ *   into differentiable nodes (./quantized.ts); 4-bit MatMulNBits / MatMulBnb4 weights are
+ *   dequantised once into a float MatMul (./blockQuantized.ts).
  * - Every node must be an op of ./ops.ts; anything else is refused at load with the op's name.
  * - {@link OnnxInterpreter.run} is synchronous and creates tensors: call it inside `tf.tidy`,
  *   `tf.grads`/`tf.valueAndGrads`, and dispose what you keep.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { foldBlockQuantizedMatMuls } from './blockQuantized';
 import { parseModel, type ModelNode } from './onnxModel';
 import { constantValue, markConstant, OPS, type OpContext } from './ops';
 import {
   foldQuantizedGathers,
   INTERNAL_DOMAIN,
   loadQuantizedWeight,
+  quantizeDequantize,
   quantizedMatMul,
   rewriteQuantizedMatMuls,
   type QuantizedMode,
   type QuantizedWeight,
 } from './quantized';
 import { host, tensorValue, toFloat, type Value } from './values';
+
+/** The node types ./quantized.ts writes into a graph. */
+const INTERNAL_OPS = new Set(['QuantizedMatMul', 'DynamicQuantizeDequantize']);
 
 /** Options of {@link OnnxInterpreter.load}. */
 export interface InterpreterOptions {
@@ -50,7 +56,7 @@ export interface RunOptions {
    * is what the graph's later nodes see. Used to add δ after each attention Softmax.
    */
   readonly hooks?: ReadonlyMap<string, (t: tf.Tensor) => tf.Tensor>;
-  /** How this run computes the int8 chains of `_quantized` files; default: the interpreter's mode. */
+  /** How this run computes the 8-bit chains of `_quantized` / `_uint8` / `_int8` files; default: the interpreter's mode. */
   readonly quantized?: QuantizedMode;
 }
 
@@ -136,12 +142,12 @@ export class OnnxInterpreter {
     const model = parseModel(bytes, options.name);
     const opset = model.opsets.get('') ?? 1;
     const gathers = foldQuantizedGathers(model.nodes, model.initializers);
-    const initializers = gathers.initializers;
-    const { nodes: rewritten, specs } = rewriteQuantizedMatMuls(gathers.nodes, initializers);
+    const blocks = foldBlockQuantizedMatMuls(gathers.nodes, gathers.initializers);
+    const { nodes: rewritten, initializers, specs } = rewriteQuantizedMatMuls(blocks.nodes, blocks.initializers);
 
     const unsupported = new Set<string>();
     for (const n of rewritten) {
-      const known = n.domain === INTERNAL_DOMAIN ? n.opType === 'QuantizedMatMul' : n.domain === '' && Object.hasOwn(OPS, n.opType);
+      const known = n.domain === INTERNAL_DOMAIN ? INTERNAL_OPS.has(n.opType) : n.domain === '' && Object.hasOwn(OPS, n.opType);
       if (!known) unsupported.add(n.domain ? `${n.domain}:${n.opType}` : n.opType);
       if ([...n.attrs.values()].some((a) => a.hasGraph)) unsupported.add(`${n.opType} (with a subgraph)`);
     }
@@ -254,6 +260,11 @@ export class OnnxInterpreter {
   }
 
   private evaluate(node: ModelNode, ins: readonly (Value | undefined)[], mode: QuantizedMode): Value[] {
+    if (node.domain === INTERNAL_DOMAIN && node.opType === 'DynamicQuantizeDequantize') {
+      const x = ins[0];
+      if (!x) throw new Error('input missing');
+      return [tensorValue(quantizeDequantize(toFloat(x), mode))];
+    }
     if (node.domain === INTERNAL_DOMAIN) {
       const out = node.outputs[0] ?? '';
       const w = this.quantized.get(out);

@@ -16,7 +16,10 @@
  *   straight-through estimator, i.e. the gradient of the float product x · W;
  * - `'dequantized'`: the float product x · W itself (no activation rounding).
  * Either way the gradient is that of x · W with the dequantised weight, which is what relevance
- * needs: how the score changes with the attention, not with rounding steps.
+ * needs: how the score changes with the attention, not with rounding steps. Weights may be uint8
+ * (`_quantized`, `_uint8`) or int8 (`_int8`); a ConvInteger chain (the patch embedding of
+ * `_uint8` / `_int8` vision files) becomes a float Conv, see {@link rewriteQuantizedMatMuls}.
+ * 4-bit weights (MatMulNBits, MatMulBnb4) are in ./blockQuantized.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DataType } from '../onnx/graph';
@@ -48,19 +51,42 @@ export interface QuantizedWeight {
   readonly wScale: tf.Tensor;
 }
 
+/** One `DynamicQuantizeLinear → {MatMul,Conv}Integer → Cast → Mul(·, xs·Ws)` chain, as found. */
+interface IntegerChain {
+  /** The MatMulInteger or ConvInteger node. */
+  readonly op: ModelNode;
+  /** The float input of DynamicQuantizeLinear. */
+  readonly x: string;
+  /** The last Mul's output: the chain's float result. */
+  readonly out: string;
+  readonly spec: QuantizedSpec;
+  /** Nodes only this chain used (the DynamicQuantizeLinear is dropped later, once unused). */
+  readonly removed: readonly ModelNode[];
+  /** The node the chain's replacement takes the place of. */
+  readonly last: ModelNode;
+}
+
 /**
  * Finds every `DynamicQuantizeLinear → MatMulInteger → Cast → Mul` chain and replaces it with
  * one `QuantizedMatMul` node (domain {@link INTERNAL_DOMAIN}) whose input is the float `x` and
  * whose output is the chain's output. Nodes only the chains used are dropped.
  *
- * @returns the new node list and, by new node output name, the weights of each chain. A
- *   MatMulInteger that does not fit the pattern is left in place (and later refused by the
- *   interpreter with its op name).
+ * The same chain with ConvInteger (the patch embedding of `_uint8` / `_int8` vision files)
+ * becomes `DynamicQuantizeDequantize(x)` (internal: x rounded as DynamicQuantizeLinear rounds
+ * it, gradient straight through) → a float `Conv` with the weight dequantised once,
+ * (Wq − Wz)·Ws, added to the initializers. That is the same product as ONNX Runtime's, but not
+ * bit for bit: ORT sums integers and scales once, this sums scaled floats, so the last bits
+ * differ (~1e-7 relative). Only per-tensor weight scale and zero point are rewritten there.
+ *
+ * @returns the new node list, the initializers (with each Conv's float weight added) and, by
+ *   new node output name, the weights of each MatMul chain. A MatMulInteger or ConvInteger that
+ *   does not fit the pattern is left in place (and later refused by the interpreter with its op
+ *   name).
  */
 export function rewriteQuantizedMatMuls(
   nodes: readonly ModelNode[],
   initializers: ReadonlyMap<string, TensorProtoData>,
-): { nodes: ModelNode[]; specs: Map<string, QuantizedSpec> } {
+): { nodes: ModelNode[]; initializers: ReadonlyMap<string, TensorProtoData>; specs: Map<string, QuantizedSpec> } {
   const producer = new Map<string, ModelNode>();
   const consumers = new Map<string, ModelNode[]>();
   for (const n of nodes) {
@@ -72,52 +98,73 @@ export function rewriteQuantizedMatMuls(
     return c && c.length === 1 ? c[0] : undefined;
   };
   const removed = new Set<ModelNode>();
-  const replace = new Map<ModelNode, ModelNode>();
+  const replace = new Map<ModelNode, ModelNode[]>();
   const specs = new Map<string, QuantizedSpec>();
+  const added = new Map<string, TensorProtoData>();
 
-  for (const mm of nodes) {
-    if (mm.opType !== 'MatMulInteger' || mm.domain !== '') continue;
-    const [aq, wq, az, wz] = mm.inputs;
-    const dql = aq ? producer.get(aq) : undefined;
-    if (!dql || dql.opType !== 'DynamicQuantizeLinear' || dql.outputs[0] !== aq || (az && dql.outputs[2] !== az)) continue;
-    const weight = wq ? initializers.get(wq) : undefined;
-    if (!weight || weight.dims.length !== 2 || (weight.dataType !== DataType.UINT8 && weight.dataType !== DataType.INT8)) continue;
-    const zeroPoint = wz ? initializers.get(wz) : undefined;
-    if (wz && !zeroPoint) continue;
-    const castNode = only(mm.outputs[0] ?? '');
-    if (!castNode || castNode.opType !== 'Cast' || castNode.attrs.get('to')?.i !== DataType.FLOAT) continue;
-    const mul = only(castNode.outputs[0] ?? '');
-    if (!mul || mul.opType !== 'Mul') continue;
-    const scaleName = mul.inputs[0] === castNode.outputs[0] ? mul.inputs[1] : mul.inputs[0];
-    const scaleMul = scaleName ? producer.get(scaleName) : undefined;
-    if (!scaleMul || scaleMul.opType !== 'Mul') continue;
-    const xScale = dql.outputs[1];
-    const wsName = scaleMul.inputs[0] === xScale ? scaleMul.inputs[1] : scaleMul.inputs[1] === xScale ? scaleMul.inputs[0] : undefined;
-    const scale = wsName ? initializers.get(wsName) : undefined;
-    if (!scale || (scale.dataType !== DataType.FLOAT && scale.dataType !== DataType.FLOAT16)) continue;
-    const x = dql.inputs[0];
-    const out = mul.outputs[0];
-    if (!x || !out) continue;
-    removed.add(mm).add(castNode);
-    if ((consumers.get(scaleMul.outputs[0] ?? '') ?? []).every((c) => c === mul)) removed.add(scaleMul);
-    replace.set(mul, {
-      index: mul.index,
-      opType: 'QuantizedMatMul',
-      domain: INTERNAL_DOMAIN,
-      name: `${mm.name || out}/differentiable`,
-      inputs: [x],
-      outputs: [out],
-      attrs: new Map(),
-    });
-    specs.set(out, { weight, zeroPoint, scale });
+  for (const node of nodes) {
+    if ((node.opType !== 'MatMulInteger' && node.opType !== 'ConvInteger') || node.domain !== '') continue;
+    const chain = matchChain(node, producer, only, consumers, initializers);
+    if (!chain) continue;
+    const name = `${node.name || chain.out}/differentiable`;
+    if (node.opType === 'MatMulInteger') {
+      if (chain.spec.weight.dims.length !== 2) continue;
+      specs.set(chain.out, chain.spec);
+      replace.set(chain.last, [{ index: chain.last.index, opType: 'QuantizedMatMul', domain: INTERNAL_DOMAIN, name, inputs: [chain.x], outputs: [chain.out], attrs: new Map() }]);
+    } else {
+      const { weight, zeroPoint, scale } = chain.spec;
+      if (weight.dims.length !== 4 || numbers(scale).length !== 1 || (zeroPoint && numbers(zeroPoint).length !== 1)) continue;
+      const w = `${weight.name}/dequantized`;
+      if (!added.has(w)) added.set(w, { name: w, dims: weight.dims, dataType: DataType.FLOAT, bytes: new Uint8Array(dequantize(chain.spec).buffer) });
+      const rounded = `${name}/input`;
+      replace.set(chain.last, [
+        { index: chain.last.index, opType: 'DynamicQuantizeDequantize', domain: INTERNAL_DOMAIN, name: rounded, inputs: [chain.x], outputs: [rounded], attrs: new Map() },
+        { ...node, index: chain.last.index, opType: 'Conv', name, inputs: [rounded, w], outputs: [chain.out] },
+      ]);
+    }
+    for (const n of chain.removed) removed.add(n);
   }
   // A DynamicQuantizeLinear whose outputs now feed nothing is dropped too.
-  const kept = nodes.filter((n) => !removed.has(n)).map((n) => replace.get(n) ?? n);
+  const kept = nodes.filter((n) => !removed.has(n)).flatMap((n) => replace.get(n) ?? [n]);
   const used = new Set(kept.flatMap((n) => n.inputs));
   return {
     nodes: kept.filter((n) => n.opType !== 'DynamicQuantizeLinear' || n.outputs.some((o) => used.has(o))),
+    initializers: added.size === 0 ? initializers : new Map([...initializers, ...added]),
     specs,
   };
+}
+
+/** The chain around one MatMulInteger / ConvInteger node, or undefined when it does not fit. */
+function matchChain(
+  op: ModelNode,
+  producer: ReadonlyMap<string, ModelNode>,
+  only: (name: string) => ModelNode | undefined,
+  consumers: ReadonlyMap<string, readonly ModelNode[]>,
+  initializers: ReadonlyMap<string, TensorProtoData>,
+): IntegerChain | undefined {
+  const [aq, wq, az, wz] = op.inputs;
+  const dql = aq ? producer.get(aq) : undefined;
+  if (!dql || dql.opType !== 'DynamicQuantizeLinear' || dql.outputs[0] !== aq || (az && dql.outputs[2] !== az)) return undefined;
+  const weight = wq ? initializers.get(wq) : undefined;
+  if (!weight || (weight.dataType !== DataType.UINT8 && weight.dataType !== DataType.INT8)) return undefined;
+  const zeroPoint = wz ? initializers.get(wz) : undefined;
+  if (wz && !zeroPoint) return undefined;
+  const castNode = only(op.outputs[0] ?? '');
+  if (!castNode || castNode.opType !== 'Cast' || castNode.attrs.get('to')?.i !== DataType.FLOAT) return undefined;
+  const mul = only(castNode.outputs[0] ?? '');
+  if (!mul || mul.opType !== 'Mul') return undefined;
+  const scaleName = mul.inputs[0] === castNode.outputs[0] ? mul.inputs[1] : mul.inputs[0];
+  const scaleMul = scaleName ? producer.get(scaleName) : undefined;
+  if (!scaleMul || scaleMul.opType !== 'Mul') return undefined;
+  const xScale = dql.outputs[1];
+  const wsName = scaleMul.inputs[0] === xScale ? scaleMul.inputs[1] : scaleMul.inputs[1] === xScale ? scaleMul.inputs[0] : undefined;
+  const scale = wsName ? initializers.get(wsName) : undefined;
+  if (!scale || (scale.dataType !== DataType.FLOAT && scale.dataType !== DataType.FLOAT16)) return undefined;
+  const x = dql.inputs[0];
+  const out = mul.outputs[0];
+  if (!x || !out) return undefined;
+  const scaleOnlyHere = (consumers.get(scaleMul.outputs[0] ?? '') ?? []).every((c) => c === mul);
+  return { op, x, out, spec: { weight, zeroPoint, scale }, removed: [op, castNode, ...(scaleOnlyHere ? [scaleMul] : [])], last: mul };
 }
 
 /** Reads a small float tensor (scale) or integer tensor (zero point) as numbers. */
@@ -136,6 +183,20 @@ function numbers(t: TensorProtoData): Float32Array {
     default:
       throw new Error(`unexpected data type ${t.dataType} for a quantization parameter "${t.name}"`);
   }
+}
+
+/** (Wq − Wz)·Ws in float32 for per-tensor Wz and Ws, any weight shape: one rounding per value. */
+function dequantize(spec: QuantizedSpec): Float32Array {
+  const raw = spec.weight.bytes;
+  const signed = spec.weight.dataType === DataType.INT8;
+  const z = spec.zeroPoint ? (numbers(spec.zeroPoint)[0] as number) : 0;
+  const s = numbers(spec.scale)[0] as number;
+  const w = new Float32Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i] as number;
+    w[i] = ((signed && b > 127 ? b - 256 : b) - z) * s;
+  }
+  return w;
 }
 
 /**
@@ -163,22 +224,49 @@ export function loadQuantizedWeight(spec: QuantizedSpec): QuantizedWeight {
 }
 
 /**
- * ONNX `DynamicQuantizeLinear` followed by the integer product with `wInt`, in float32 tfjs ops
- * that reproduce ONNX Runtime's integers exactly (integers below 2^24 are exact in float32).
+ * ONNX `DynamicQuantizeLinear` in float32 tfjs ops, exactly as ONNX Runtime rounds: per-tensor
+ * scale xs = (max(x,0) − min(x,0))/255, zero point and values rounded half to even, saturated.
+ *
+ * @returns the centred integers xq − xz (as float32, same shape as x) and the scalar xs.
+ */
+function dynamicQuantize(x: tf.Tensor): { centred: tf.Tensor; xs: tf.Tensor } {
+  const zero = tf.scalar(0);
+  const lo = tf.minimum(tf.min(x), zero);
+  const hi = tf.maximum(tf.max(x), zero);
+  const range = tf.sub(hi, lo);
+  const xs = tf.where(tf.equal(range, zero), tf.onesLike(range), tf.div(range, 255));
+  const xz = tf.round(tf.clipByValue(tf.neg(tf.div(lo, xs)), 0, 255)); // tf.round: half to even, as ORT
+  const xq = tf.clipByValue(tf.add(tf.round(tf.div(x, xs)), xz), 0, 255);
+  return { centred: tf.sub(xq, xz), xs };
+}
+
+/**
+ * `DynamicQuantizeLinear` followed by the integer product with `wInt`, reproducing ONNX
+ * Runtime's integers exactly (integers below 2^24 are exact in float32).
  *
  * @param x2 (M, K) activations
  * @returns (M, N) = float((xq − xz)·wInt) · (xs · Ws)
  */
 function exactForward(x2: tf.Tensor, w: QuantizedWeight): tf.Tensor {
-  const zero = tf.scalar(0);
-  const lo = tf.minimum(tf.min(x2), zero);
-  const hi = tf.maximum(tf.max(x2), zero);
-  const range = tf.sub(hi, lo);
-  const xs = tf.where(tf.equal(range, zero), tf.onesLike(range), tf.div(range, 255));
-  const xz = tf.round(tf.clipByValue(tf.neg(tf.div(lo, xs)), 0, 255)); // tf.round: half to even, as ORT
-  const xq = tf.clipByValue(tf.add(tf.round(tf.div(x2, xs)), xz), 0, 255);
-  const acc = tf.matMul(tf.sub(xq, xz), w.wInt);
-  return tf.mul(acc, tf.mul(xs, w.wScale));
+  const { centred, xs } = dynamicQuantize(x2);
+  return tf.mul(tf.matMul(centred, w.wInt), tf.mul(xs, w.wScale));
+}
+
+/**
+ * The internal `DynamicQuantizeDequantize` node in front of a rewritten ConvInteger: in
+ * `'exact'` mode x rounded to DynamicQuantizeLinear's grid, (xq − xz)·xs, with the gradient
+ * passed straight through; in `'dequantized'` mode x itself.
+ *
+ * @param x any shape, float
+ * @returns the same shape
+ */
+export function quantizeDequantize(x: tf.Tensor, mode: QuantizedMode): tf.Tensor {
+  if (mode === 'dequantized') return x;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const { centred, xs } = dynamicQuantize(args[0] as tf.Tensor);
+    return { value: tf.mul(centred, xs), gradFunc: (dy: tf.Tensor) => dy };
+  });
+  return op(x);
 }
 
 /**

@@ -48,6 +48,8 @@ export interface SynthModel {
   readonly outputs: readonly { readonly name: string; readonly type: SynthType }[];
   readonly initializers?: Readonly<Record<string, SynthTensor>>;
   readonly opset?: number;
+  /** Opsets of other domains, e.g. `{ 'com.microsoft': 1 }` for ONNX Runtime's contrib ops. */
+  readonly opsets?: Readonly<Record<string, number>>;
 }
 
 function halfBits(v: number): number {
@@ -140,5 +142,6 @@ export function synthModel(m: SynthModel): Uint8Array {
     for (const o of m.outputs) g.message(12, (v) => valueInfo(v, o.name, o.type));
   });
   w.message(8, (op) => op.int64(2, m.opset ?? 17));
+  for (const [domain, version] of Object.entries(m.opsets ?? {})) w.message(8, (op) => op.string(1, domain).int64(2, version));
   return w.finish();
 }
