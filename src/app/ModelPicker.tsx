@@ -9,7 +9,7 @@ import { CLASSIC_VARIANTS, type PickedFile } from '../model/folder';
 import { choiceLabel, DEFAULT_REVISION, parseRepoInput, sameChoice, type ModelChoice } from '../model/hub';
 import type { RepoVariant } from '../model/variants';
 import { useLens } from '../state/store';
-import { choiceVariants, hubChoice, isCustomHub, loadChoice, loadModelFolder, pinVariant } from './modelChoice';
+import { choiceVariants, isCustomHub, loadChoice, loadHubRepo, loadModelFolder, pinVariant } from './modelChoice';
 import { storedVariants, useStorageInfo } from './storageInfo';
 import './modelPicker.css';
 
@@ -117,7 +117,7 @@ export function ModelPicker() {
     if (value === 'bundled') void loadChoice({ kind: 'bundled', variant });
     else if (value.startsWith('hub:')) {
       const parsed = parseRepoInput(value.slice(4));
-      if (!('error' in parsed)) void hubChoice(parsed.repo, parsed.revision).then((c) => loadChoice(c));
+      if (!('error' in parsed)) void loadHubRepo(parsed.repo, parsed.revision);
     }
   };
 
@@ -135,7 +135,7 @@ export function ModelPicker() {
     }
     setRepoError(null);
     setMode(null);
-    void hubChoice(parsed.repo, parsed.revision).then((c) => loadChoice(c));
+    void loadHubRepo(parsed.repo, parsed.revision);
   };
 
   const onDrop = (e: DragEvent) => {

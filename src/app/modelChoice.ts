@@ -112,6 +112,16 @@ export async function hubVariants(repo: string, revision: string): Promise<RepoV
   return all.sort((a, b) => VARIANTS.indexOf(a.variant) - VARIANTS.indexOf(b.variant));
 }
 
+/**
+ * Loads a Hub repo picked in the menu or typed in: first its listing (which weights it has), then
+ * the variant {@link hubChoice} decides. The status says "loading" from the start, so the
+ * listing's wait (up to {@link LISTING_TIMEOUT_MS}) reads as part of the load.
+ */
+export async function loadHubRepo(repo: string, revision: string): Promise<boolean> {
+  useLens.getState().setModel({ status: 'loading', error: null, note: `Looking at the files of ${repo}…` });
+  return loadChoice(await hubChoice(repo, revision));
+}
+
 /** The variants of a choice, for the picker: the bundled model's three, a folder's, a repo's. */
 export async function choiceVariants(choice: ModelChoice): Promise<RepoVariant[] | null> {
   switch (choice.kind) {
