@@ -81,6 +81,7 @@ const CASES: (OneNode & { readonly name: string })[] = [
   { name: 'MatMulNBits 4 bits, block 32, symmetric (no zero points)', op: 'MatMulNBits', k: 48, n: 5, attrs: { bits: 4, block_size: 32 }, weights: [['b', u8([5, 2, 16])], ['s', { type: 'float', dims: [10], data: positive(10) }]] },
   { name: 'MatMulNBits 4 bits, block 16, packed zero points (odd block count)', op: 'MatMulNBits', k: 40, n: 3, attrs: { bits: 4, block_size: 16 }, weights: [['b', u8([3, 3, 8])], ['s', { type: 'float', dims: [9], data: positive(9) }], ['z', u8([6])]] },
   { name: 'MatMulNBits 8 bits, block 32, zero points', op: 'MatMulNBits', k: 64, n: 4, attrs: { bits: 8, block_size: 32 }, weights: [['b', u8([4, 2, 32])], ['s', { type: 'float', dims: [8], data: positive(8).map((v) => v / 64) }], ['z', u8([8])]] },
+  { name: 'MatMulNBits 2 bits, block 16, zero points', op: 'MatMulNBits', k: 48, n: 3, attrs: { bits: 2, block_size: 16 }, weights: [['b', u8([3, 3, 4])], ['s', { type: 'float', dims: [9], data: positive(9) }], ['z', u8([3])]] },
   { name: 'MatMulNBits 4 bits, float16 A and scales', op: 'MatMulNBits', k: 32, n: 4, half: true, attrs: { bits: 4, block_size: 32 }, weights: [['b', u8([4, 1, 16])], ['s', { type: 'float16', dims: [4], data: positive(4).map((v) => v / 4) }], ['z', u8([4])]] },
   // N·K = 111 is odd: the last byte holds one code.
   { name: 'MatMulBnb4 NF4, block 16', op: 'MatMulBnb4', k: 37, n: 3, attrs: { block_size: 16, quant_type: 1 }, weights: [['b', u8([56])], ['m', { type: 'float', dims: [7], data: positive(7) }]] },
@@ -115,7 +116,7 @@ describe('4-bit weights dequantised at load equal ONNX Runtime\'s', () => {
   });
 
   it('leaves nodes it does not recognise, and the interpreter refuses them by name', () => {
-    // bits = 3 is not dequantised here.
+    // bits = 3 is not dequantised here (ONNX Runtime refuses it too, see variants.test.ts).
     const bytes3 = oneNodeModel({ op: 'MatMulNBits', k: 32, n: 2, attrs: { bits: 3, block_size: 32 }, weights: [['b', u8([2, 1, 12])], ['s', { type: 'float', dims: [2], data: [1, 1] }]] });
     expect(() => OnnxInterpreter.load(bytes3, { name: 'onnx/odd_q3.onnx' })).toThrow(UnsupportedOpError);
     expect(() => OnnxInterpreter.load(bytes3, { name: 'onnx/odd_q3.onnx' })).toThrow(/onnx\/odd_q3\.onnx uses ONNX operator com\.microsoft:MatMulNBits that the gradient interpreter does not implement/);

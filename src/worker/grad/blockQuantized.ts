@@ -42,7 +42,7 @@ export const FP4_CODES = Float32Array.of(
 );
 
 /** Bit widths of MatMulNBits that are dequantised here (the ones checked against ORT). */
-const NBITS = new Set([4, 8]);
+const NBITS = new Set([2, 4, 8]);
 
 /**
  * Replaces every MatMulNBits / MatMulBnb4 node whose weight inputs are initializers by
