@@ -37,7 +37,8 @@ def stamp(src: Path) -> dict:
     }
 
 
-def write(src: Path, dst: Path) -> list[Path]:
+def write(src: Path, dst: Path, made_from: dict) -> list[Path]:
+    """Writes the folder at `dst`; returns its files, relative to it."""
     (dst / "onnx").mkdir(parents=True)
     for f in sorted(src.glob("*.json")):
         shutil.copy2(f, dst / f.name)
@@ -49,8 +50,17 @@ def write(src: Path, dst: Path) -> list[Path]:
             out = dst / "onnx" / f"{e}{suffix}.onnx"
             if not out.exists():
                 onnx.save(convert(fp32), str(out))
-    (dst / "variants.json").write_text(json.dumps(stamp(src), indent=2) + "\n")
-    return sorted(p for p in dst.rglob("*") if p.is_file())
+    (dst / "variants.json").write_text(json.dumps(made_from, indent=2) + "\n")
+    return sorted(p.relative_to(dst) for p in dst.rglob("*") if p.is_file())
+
+
+def complete(folder: Path, files: list[Path], made_from: dict) -> bool:
+    """True when `folder` has every file and was made from the same sources and converters."""
+    try:
+        same = json.loads((folder / "variants.json").read_text()) == made_from
+    except (OSError, ValueError):
+        return False
+    return same and all((folder / f).is_file() for f in files)
 
 
 def main() -> None:
@@ -60,28 +70,27 @@ def main() -> None:
     args = ap.parse_args()
     out: Path = args.out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
+    made_from = stamp(args.src)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        files = write(args.src, scratch / "folder")
-        if out.exists():
-            # A stale or partial folder: set it aside, then swap. Another run that finished
-            # first wins the rename; its folder is as good as ours.
-            old = scratch / "old"
+        files = write(args.src, scratch / "folder", made_from)
+        # Another run (a second test file) may have finished the same folder meanwhile: keep it
+        # rather than swap it away under its readers.
+        if not complete(out, files, made_from):
+            if out.exists():  # stale or partial: set it aside
+                try:
+                    os.rename(out, scratch / "old")
+                except FileNotFoundError:
+                    pass
             try:
-                os.rename(out, old)
-            except FileNotFoundError:
-                pass
-        try:
-            os.rename(scratch / "folder", out)
-        except OSError:
-            if not out.exists():
-                raise
-            print(f"{out} was written by another run meanwhile; keeping it", file=sys.stderr)
+                os.rename(scratch / "folder", out)
+            except OSError:
+                if not complete(out, files, made_from):
+                    raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     for f in files:
-        rel = f.relative_to(scratch / "folder")
-        print(f"{(out / rel).stat().st_size:>10}  {rel}")
+        print(f"{(out / f).stat().st_size:>10}  {f}")
 
 
 if __name__ == "__main__":
