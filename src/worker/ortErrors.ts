@@ -14,9 +14,12 @@ export interface MissingOperator {
 }
 
 /**
- * The operator an ORT error is about, for the two shapes its messages take: no kernel for a node
- * (`Could not find an implementation for ConvInteger(10) node with name '…'`) and an operator it
- * does not know at all (`… com.microsoft:MatMulBnb4(-1) is not a registered function/op`).
+ * The operator an ORT error is about, for the shapes its messages take (ONNX Runtime Web 1.30):
+ * - no kernel for a node: `Could not find an implementation for ConvInteger(10) node with name '…'`;
+ * - an operator it does not know: `No Op registered for X with domain_version of 17`, or
+ *   `com.microsoft:MatMulBnb4(-1) is not a registered function/op`;
+ * - a type the operator does not take: `Type 'tensor(bool)' of input parameter (x) of operator (ReduceMax) in node (…) is invalid`;
+ * - a kernel that refuses its attributes: `… Only 2b, 4b and 8b quantization is supported for MatMulNBits op …`.
  */
 export function missingOperator(message: string): MissingOperator | null {
   const kernel = /Could not find an implementation for ([A-Za-z0-9_]+)\((\d+)\) node/.exec(message);
@@ -26,6 +29,10 @@ export function missingOperator(message: string): MissingOperator | null {
     const v = Number(unknown[3]);
     return { op: unknown[2], domain: unknown[1] ?? '', version: v >= 0 ? v : null };
   }
+  const unregistered = /No Op registered for ([A-Za-z0-9_]+) with domain_version of (\d+)/.exec(message);
+  if (unregistered?.[1]) return { op: unregistered[1], domain: '', version: Number(unregistered[2]) };
+  const typed = /of operator \(([A-Za-z0-9_]+)\) in node/.exec(message) ?? /supported for ([A-Za-z0-9_]+) op\b/.exec(message);
+  if (typed?.[1]) return { op: typed[1], domain: '', version: null };
   return null;
 }
 
