@@ -16,7 +16,11 @@ import { correlation, golden, maxAbsDiff, tensor } from '../../testing/golden';
 import { CLASSES } from '../../testing/scenes';
 import { ensureBundledVariants } from '../../testing/variants';
 import { ClipTextTokenizer } from '../../text/tokenizer';
-import { findAttentionSoftmax } from '../onnx/attention';
+import { attentionSoftmaxOf, findAttentionSoftmax } from '../onnx/attention';
+import { summarizeModel } from '../onnx/graph';
+import { findBlockInputs } from '../onnx/structure';
+import { findContributionGraph } from './contributions';
+import { findDenseGraph } from './dense';
 import { toFloat32 } from '../onnx/tensors';
 import { clipGradients, type ClipGradients, type EncoderSpec } from './gradients';
 import { OnnxInterpreter } from './interpreter';
@@ -83,6 +87,21 @@ describe('ONNX Runtime Web opens every variant', () => {
     );
     console.log(`ORT's refusal: ${JSON.stringify(error)}`);
     expect(error).toMatch(/^Can't create a session\..*MatMulNBits/s);
+  });
+});
+
+describe('the graph structure the maps rely on is found in every variant', () => {
+  // Block inputs (relevance from ORT's last-block input), the last block's dense-map tensors and
+  // the out-projections of patch contributions: the 4-bit files project with com.microsoft's
+  // MatMulNBits / MatMulBnb4, the 8-bit ones with MatMulInteger chains.
+  it.each(NEW_VARIANTS)('vision_model%s.onnx', (variant) => {
+    const file = `onnx/vision_model${variant}.onnx`;
+    const summary = summarizeModel(read(file));
+    const blocks = findBlockInputs(summary, attentionSoftmaxOf(summary));
+    expect(blocks?.inputs).toHaveLength(config.vision.layers);
+    expect(blocks?.inputs.at(-1), file).toBeDefined();
+    expect(() => findDenseGraph(summary, file)).not.toThrow();
+    expect(findContributionGraph(summary, file).layers).toHaveLength(config.vision.layers);
   });
 });
 

@@ -28,6 +28,15 @@ const PROJECTION_OPS = new Set([
   'Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Cast', 'Identity',
   'MatMul', 'Gemm', 'MatMulInteger', 'DynamicQuantizeLinear', 'DequantizeLinear', 'Mul', 'Div', 'Add',
 ]);
+/** ONNX Runtime's block-quantized MatMuls (the `_q4`, `_q4f16`, `_bnb4` files): projections too. */
+const BLOCK_QUANTIZED_MATMULS = new Set(['MatMulNBits', 'MatMulBnb4']);
+const MS_DOMAIN = 'com.microsoft';
+
+/** Is `n` a step of an out-projection path: a default-domain op of the list, or a 4-bit MatMul? */
+function onProjectionPath(n: OnnxNode): boolean {
+  return (PROJECTION_OPS.has(n.opType) && n.domain === '') || (BLOCK_QUANTIZED_MATMULS.has(n.opType) && n.domain === MS_DOMAIN);
+}
+
 /** Consumers that only read a tensor's shape. */
 const SHAPE_READERS = new Set(['Shape', 'Size']);
 
@@ -165,7 +174,7 @@ export function attentionBranch(g: GraphIndex, softmax: OnnxNode, what: string, 
   let t = attentionOutput;
   let projected = false;
   for (let hop = 0; hop < MAX_PROJECTION_HOPS; hop++) {
-    const next = g.valueConsumers(t).filter((n) => PROJECTION_OPS.has(n.opType) && n.domain === '');
+    const next = g.valueConsumers(t).filter(onProjectionPath);
     if (next.length !== 1) {
       fail(
         next.length === 0
@@ -181,7 +190,7 @@ export function attentionBranch(g: GraphIndex, softmax: OnnxNode, what: string, 
       if (!blockInput || blockInput === t) return fail('the residual Add adds the attention output to itself.');
       return { value, attentionOutput, outProjection: t, residual, blockInput };
     }
-    if (n.opType === 'MatMul' || n.opType === 'Gemm' || n.opType === 'MatMulInteger') projected = true;
+    if (n.opType === 'MatMul' || n.opType === 'Gemm' || n.opType === 'MatMulInteger' || BLOCK_QUANTIZED_MATMULS.has(n.opType)) projected = true;
     t = n.outputs[0] ?? fail(`a ${n.opType} node on the out-projection path has no output.`);
   }
   return fail(`no residual Add was found after ${what}'s out-projection.`);
