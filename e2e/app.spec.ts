@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { PNG } from 'pngjs';
 import { LensPage, pixelDifference, repoFile } from './lensPage';
 
 test.describe('CLIP Lens on the bundled model', () => {
@@ -147,6 +148,34 @@ test.describe('CLIP Lens on the bundled model', () => {
     await lens.addFiles([repoFile('public/samples/scene-3.png')]);
     await lens.waitForImages(files.length + 1);
     expect(await status(files.length)).toBe('done');
+  });
+
+  test('extreme aspect ratios (65535 × 1 and 1 × 65535): analysed and painted inside their cards, no page error', async ({ page }, info) => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const lens = await LensPage.open(page, info);
+    await lens.setPrompts(['a red circle']);
+    const strip = (width: number, height: number): Buffer => {
+      const img = new PNG({ width, height });
+      for (let i = 0; i < width * height; i++) img.data.set([200, 40, 40, 255], i * 4);
+      return PNG.sync.write(img);
+    };
+    await lens.addFiles([
+      { name: 'wide.png', mimeType: 'image/png', buffer: strip(65535, 1) },
+      { name: 'tall.png', mimeType: 'image/png', buffer: strip(1, 65535) },
+    ]);
+    await lens.waitForImages(2);
+    for (const [i, name] of [[0, 'wide.png'], [1, 'tall.png']] as const) {
+      await expect(page.getByTestId(`image-${i}`)).toHaveAttribute('data-status', 'done');
+      const canvas = page.getByTestId(`heatmap-${i}`);
+      const size = await canvas.evaluate((c) => ({ width: (c as HTMLCanvasElement).width, height: (c as HTMLCanvasElement).height }));
+      expect(size.width, name).toBeGreaterThanOrEqual(1);
+      expect(size.height, name).toBeGreaterThanOrEqual(1);
+      expect(size.width * size.height, name).toBeLessThanOrEqual(220 * 440);
+      await lens.focusImage(i, name);
+      await expect(page.getByTestId('focus-stage')).toHaveAttribute('data-ready', 'yes');
+    }
+    expect(errors).toEqual([]);
   });
 
   test('20 images dropped at once all finish, and no request leaves the origin', async ({ page }, info) => {

@@ -3,6 +3,7 @@
  * side, each on its own canvas, on one shared colour scale or each on its own.
  */
 import { useMemo } from 'react';
+import { fitSize } from '../render/geometry';
 import type { ImageResult } from '../protocol';
 import type { Range } from '../render/normalize';
 import { newPanelId, useLens, useResultsVersion, type CompareNormalization, type ComparePanelSpec, type ViewOptions } from '../state/store';
@@ -65,7 +66,8 @@ export function ComparePanel({ imageId, imageUrl, result }: { imageId: string; i
 
   const setPanel = (id: string, patch: Partial<ComparePanelSpec>) =>
     setCompare({ panels: compare.panels.map((p) => (p.id === id ? { ...p, ...patch } : p)) });
-  const height = Math.round((PANEL_WIDTH * result.height) / result.width);
+  // At most twice as tall as wide, never 0 high (see fitSize).
+  const { width, height } = fitSize(result.width, result.height, PANEL_WIDTH, 2 * PANEL_WIDTH);
 
   return (
     <div className="compare" data-testid="compare">
@@ -92,10 +94,10 @@ export function ComparePanel({ imageId, imageUrl, result }: { imageId: string; i
           return (
             <figure key={p.spec.id} className="compare-panel" data-testid={`compare-panel-${i}`} data-ready={p.shown.map ? 'yes' : 'no'}
               data-method={p.spec.method} data-range-min={range?.min ?? ''} data-range-max={range?.max ?? ''}>
-              <div className="stage" style={{ width: PANEL_WIDTH, height }}>
-                <img src={imageUrl} alt="" width={PANEL_WIDTH} height={height} />
+              <div className="stage" style={{ width, height }}>
+                <img src={imageUrl} alt="" width={width} height={height} />
                 {style && (
-                  <HeatmapCanvas map={p.shown.map} width={PANEL_WIDTH} height={height} cropBox={result.cropBox}
+                  <HeatmapCanvas map={p.shown.map} width={width} height={height} cropBox={result.cropBox}
                     imageWidth={result.width} imageHeight={result.height} style={style} testId={`compare-canvas-${i}`} />
                 )}
               </div>

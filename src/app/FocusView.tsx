@@ -5,6 +5,7 @@
  */
 import { useMemo, useState } from 'react';
 import type { PatchMap } from '../explain/types';
+import { fitSize } from '../render/geometry';
 import { rangeOf } from '../render/normalize';
 import { imageResults } from '../state/results';
 import { resolvedHeads, resolvedLayer, useLens, useResultsVersion } from '../state/store';
@@ -68,8 +69,9 @@ export function FocusView() {
   if (!entry || !result) {
     return <section className="focus" aria-label="Focused image"><p className="hint">Click an analysed image to look closer.</p></section>;
   }
-  const height = Math.round((FOCUS_WIDTH * result.height) / result.width);
-  const thumbH = Math.round((THUMB_WIDTH * result.height) / result.width);
+  // At most twice as tall as wide: a 1 × 65535 image must not ask for a canvas of millions of pixels.
+  const { width, height } = fitSize(result.width, result.height, FOCUS_WIDTH, 2 * FOCUS_WIDTH);
+  const { width: thumbW, height: thumbH } = fitSize(result.width, result.height, THUMB_WIDTH, 2 * THUMB_WIDTH);
   const { layers, heads } = result.attention;
   const layer = resolvedLayer(view, layers);
   const on = resolvedHeads(view, heads);
@@ -80,13 +82,13 @@ export function FocusView() {
   return (
     <section className="focus" aria-label="Focused image">
       <h2>{entry.name}</h2>
-      <div className="stage" style={{ width: FOCUS_WIDTH, height }} data-testid="focus-stage" data-method={view.method}
+      <div className="stage" style={{ width, height }} data-testid="focus-stage" data-method={view.method}
         data-peak={ext?.peak ?? -1} data-trough={ext?.trough ?? -1} data-signed={signed ? 'yes' : 'no'}
         data-prompt={a?.text ?? ''} data-prompt-b={b?.text ?? ''}
         data-image={entry.name} data-ready={map ? 'yes' : 'no'}>
-        <img src={entry.url} alt={entry.name} width={FOCUS_WIDTH} height={height} />
+        <img src={entry.url} alt={entry.name} width={width} height={height} />
         <HeatmapCanvas
-          map={map} width={FOCUS_WIDTH} height={height} cropBox={result.cropBox}
+          map={map} width={width} height={height} cropBox={result.cropBox}
           imageWidth={result.width} imageHeight={result.height} style={style} testId="focus-heatmap"
           onHover={(patch, value) => setHover(patch === null || value === null ? null : { patch, value })}
           onPick={(patch) => setView({ queryPatch: patch === null || patch === view.queryPatch ? null : patch })}
@@ -114,7 +116,7 @@ export function FocusView() {
         <div className="grid-wrap">
           <h3>Layers × heads</h3>
           <HeatmapGrid
-            cells={thumbs} columns={heads} cellWidth={THUMB_WIDTH} cellHeight={thumbH}
+            cells={thumbs} columns={heads} cellWidth={thumbW} cellHeight={thumbH}
             cropBox={result.cropBox} imageWidth={result.width} imageHeight={result.height} style={thumbStyle}
             rowLabel={(l) => `layer ${l + 1}`} columnLabel={(h) => `head ${h + 1}`}
             cellLabel={(l, h) => `Show layer ${l + 1}, head ${h + 1}`}

@@ -3,6 +3,7 @@ import { memo, useMemo, useState } from 'react';
 import { imageResults } from '../state/results';
 import { useLens, useResultsVersion, type ImageEntry } from '../state/store';
 import { HeatmapCanvas } from './HeatmapCanvas';
+import { fitSize } from '../render/geometry';
 import { rangeOf } from '../render/normalize';
 import { colormapFor, imageView } from './maps';
 import type { OverlayStyle } from './paint';
@@ -33,7 +34,8 @@ export const ImageCard = memo(function ImageCard({ entry, index }: { entry: Imag
 
   const w = result?.width ?? natural?.w ?? 1;
   const h = result?.height ?? natural?.h ?? 1;
-  const height = Math.round((CARD_WIDTH * h) / w);
+  // At most twice as tall as wide, and never 0 high (an image of 65535 × 1).
+  const { width, height } = fitSize(w, h, CARD_WIDTH, 2 * CARD_WIDTH);
   const focused = view.focusImageId === entry.id;
 
   return (
@@ -50,12 +52,12 @@ export const ImageCard = memo(function ImageCard({ entry, index }: { entry: Imag
         <button type="button" aria-label={`Remove ${entry.name}`} onClick={() => removeImage(entry.id)}>×</button>
       </header>
       {entry.status !== 'error' && (
-        <div className="stage" style={{ width: CARD_WIDTH, height: natural || result ? height : CARD_WIDTH }}>
-          <img src={entry.url} alt={entry.name} width={CARD_WIDTH}
+        <div className="stage" style={{ width: natural || result ? width : CARD_WIDTH, height: natural || result ? height : CARD_WIDTH }}>
+          <img src={entry.url} alt={entry.name} width={natural || result ? width : CARD_WIDTH} {...(natural || result ? { height } : {})}
             onLoad={(e) => setNatural({ w: e.currentTarget.naturalWidth, h: e.currentTarget.naturalHeight })}
             onError={() => setNatural(null)} />
           {result && (
-            <HeatmapCanvas map={map} width={CARD_WIDTH} height={height} cropBox={result.cropBox}
+            <HeatmapCanvas map={map} width={width} height={height} cropBox={result.cropBox}
               imageWidth={result.width} imageHeight={result.height} style={style} testId={`heatmap-${index}`} />
           )}
         </div>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PatchMap } from '../explain/types';
 import { colormapLut } from './colormap';
-import { patchAt, patchRect } from './geometry';
+import { fitSize, patchAt, patchRect } from './geometry';
 import { renderHeatmap } from './heatmap';
 
 const map: PatchMap = { width: 7, height: 5, values: Float32Array.from({ length: 35 }, (_, i) => (i * 7) / 255) }; // whole table steps
@@ -43,5 +43,24 @@ describe('patchAt / patchRect', () => {
 
   it('rejects a patch index out of range', () => {
     expect(() => patchRect(35, map, cropBox)).toThrow(/0\.\.34/);
+  });
+});
+
+describe('fitSize', () => {
+  it('fills the box width for ordinary images, keeping the aspect ratio', () => {
+    expect(fitSize(640, 480, 448, 896)).toEqual({ width: 448, height: 336 });
+    expect(fitSize(300, 300, 448, 896)).toEqual({ width: 448, height: 448 });
+  });
+
+  it('stays inside the box and at least 1 × 1 for extreme aspect ratios', () => {
+    expect(fitSize(65535, 1, 448, 896)).toEqual({ width: 448, height: 1 });
+    expect(fitSize(1, 65535, 448, 896)).toEqual({ width: 1, height: 896 });
+    for (const [w, h] of [[65535, 2], [3, 65535], [1, 1], [100000, 7]] as const) {
+      const s = fitSize(w, h, 84, 168);
+      expect(s.width).toBeGreaterThanOrEqual(1);
+      expect(s.height).toBeGreaterThanOrEqual(1);
+      expect(s.width).toBeLessThanOrEqual(84);
+      expect(s.height).toBeLessThanOrEqual(168);
+    }
   });
 });

@@ -54,3 +54,16 @@ export function patchRect(index: number, map: Pick<PatchMap, 'width' | 'height'>
   const h = cropBox.height / map.height;
   return { x: cropBox.x + col * w, y: cropBox.y + row * h, width: w, height: h };
 }
+
+/**
+ * The size to draw an image of `width × height` in a box of at most `maxWidth × maxHeight` CSS
+ * pixels, keeping its aspect ratio: as wide as the box unless that makes it too tall, and never
+ * under 1 × 1 (an image of 65535 × 1 still gets a 1-pixel-high canvas, not a zero-height one that
+ * the canvas API refuses; a 1 × 65535 one is as tall as the box, not 29 million pixels).
+ */
+export function fitSize(width: number, height: number, maxWidth: number, maxHeight: number): { width: number; height: number } {
+  const w = Math.max(1, width);
+  const h = Math.max(1, height);
+  const scale = Math.min(maxWidth / w, maxHeight / h);
+  return { width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(h * scale)) };
+}
