@@ -11,6 +11,7 @@ import { imageResults } from '../state/results';
 import { resolvedHeads, resolvedLayer, useLens, useResultsVersion } from '../state/store';
 import { ColorBar } from './ColorBar';
 import { ComparePanel } from './ComparePanel';
+import { ExportButtons } from './ExportButtons';
 import { HeatmapCanvas } from './HeatmapCanvas';
 import { colormapFor, extremes, imageView, layerHeadMaps, promptA, promptB, viewRows, type RelevanceComputed } from './maps';
 import type { OverlayStyle } from './paint';
@@ -106,6 +107,7 @@ export function FocusView() {
         {hover ? `patch ${hover.patch + 1} (row ${Math.floor(hover.patch / result.grid.width) + 1}, column ${(hover.patch % result.grid.width) + 1}): ${hover.value.toPrecision(3)}` : 'Hover the image to read a patch; click it to see where it attends.'}
       </p>
       {range && <ColorBar colormap={colormap} min={range.min} max={range.max} />}
+      <ExportButtons entry={entry} result={result} map={map} range={range} colormap={colormap} computed={shown?.computed} />
       {signed && a && b && (
         <p className="hint" data-testid="difference-legend">
           Upper end: more “{a.text}” (A); lower end: more “{b.text}” (B); middle: the same for both.
