@@ -10,6 +10,7 @@ import { LensPage, repoFile } from './lensPage';
 
 const SAMPLE = 'scene-1.png'; // 320 × 240: the crop box is its centre square, so the outside shows too
 const OUTSIDE = { rgb: 24, alpha: 140 / 255 }; // OUTSIDE_RGBA in src/render/heatmap.ts
+const INFERNO_ENDS: readonly [number[], number[]] = [[0, 0, 4], [252, 255, 164]]; // d3's interpolateInferno at 0 and 1, the default colormap
 
 async function download(page: Page, testId: string): Promise<{ download: Download; bytes: Buffer }> {
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testId).click()]);
@@ -107,5 +108,14 @@ test('Export PNG and Export numbers: the painted map at the image\'s resolution,
     // Inside the crop box the overlay is painted; outside it, the picture under the page's dim grey.
     expect(changed / inside).toBeGreaterThan(0.5);
     expect(outsideOff).toBe(0);
+    // Below the picture: the colour bar, both ends of the (inferno) colormap among its pixels.
+    const below = (rgb: number[]) => {
+      for (let o = 4 * source.width * source.height; o < figure.data.length; o += 4) {
+        if (rgb.every((v, k) => Math.abs((figure.data[o + k] ?? 0) - v) <= 3)) return true;
+      }
+      return false;
+    };
+    expect(below(INFERNO_ENDS[0])).toBe(true);
+    expect(below(INFERNO_ENDS[1])).toBe(true);
   }
 });
