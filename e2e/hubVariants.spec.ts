@@ -74,6 +74,18 @@ async function waitSettled(page: Page): Promise<'ready' | 'error'> {
   return (await page.getByTestId('model-error').count()) > 0 ? 'error' : 'ready';
 }
 
+/** Opens `repo`'s fp32 weights with one scene analysed for the prompt "a yellow circle". */
+async function openWithScene(page: Page, repo: string): Promise<LensPage> {
+  await page.goto(appWithHub(hub, `&model=${encodeURIComponent(repo)}&variant=fp32`));
+  expect(await waitSettled(page)).toBe('ready');
+  const lens = new LensPage(page, 'wasm');
+  await lens.setPrompts(['a yellow circle']);
+  await lens.dropFiles([repoFile('public/samples/scene-1.png', 'image/png', 'scene.png')]);
+  await lens.waitForImages(1);
+  await expect(page.getByTestId('image-0')).toHaveAttribute('data-status', 'done');
+  return lens;
+}
+
 /** Pearson correlation of two maps of the same length. */
 function pearson(a: readonly number[], b: readonly number[]): number {
   const n = a.length;
@@ -109,13 +121,7 @@ test('the default on WASM is q8; the picker lists the repo’s eight variants an
 
 test('the 8-bit and 4-bit files load, paint attention, and give relevance equal to fp32’s (r ≥ 0.99)', async ({ page }) => {
   test.setTimeout(8 * 60_000);
-  await page.goto(appWithHub(hub, `&model=${encodeURIComponent(REPO)}&variant=fp32`));
-  expect(await waitSettled(page)).toBe('ready');
-  const lens = new LensPage(page, 'wasm');
-  await lens.setPrompts(['a yellow circle']);
-  await lens.dropFiles([repoFile('public/samples/scene-1.png', 'image/png', 'scene.png')]);
-  await lens.waitForImages(1);
-  await expect(page.getByTestId('image-0')).toHaveAttribute('data-status', 'done');
+  const lens = await openWithScene(page, REPO);
   await lens.focusImage(0, 'scene.png');
   await page.getByTestId('method').selectOption('relevance');
   await page.getByTestId('relevance-start').selectOption('0');
@@ -152,13 +158,7 @@ test('the 8-bit and 4-bit files load, paint attention, and give relevance equal 
 });
 
 test('a weights file ONNX Runtime Web will not open: the message names the file, the operator and what to pick; the model before keeps working', async ({ page }) => {
-  await page.goto(appWithHub(hub, `&model=${encodeURIComponent(UNRUNNABLE_REPO)}&variant=fp32`));
-  expect(await waitSettled(page)).toBe('ready');
-  const lens = new LensPage(page, 'wasm');
-  await lens.setPrompts(['a yellow circle']);
-  await lens.dropFiles([repoFile('public/samples/scene-1.png', 'image/png', 'scene.png')]);
-  await lens.waitForImages(1);
-  await expect(page.getByTestId('image-0')).toHaveAttribute('data-status', 'done');
+  const lens = await openWithScene(page, UNRUNNABLE_REPO);
 
   await page.getByTestId('model-variant').selectOption('q4');
   await expect.poll(() => modelFileRequests(hub).some((r) => r.file === encoderFile('vision', 'q4'))).toBe(true);

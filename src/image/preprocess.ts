@@ -13,6 +13,7 @@
  * transparent pixel comes back as black where Pillow would keep the file's hidden colour.
  */
 import { RESAMPLE_NAMES, Resample, resizeRegion, type ResampleFilter } from './resize';
+import { isRecord } from '../model/json';
 
 /** OpenAI CLIP's per-channel statistics, CLIPImageProcessor's defaults. RGB, [0, 1] units. */
 export const OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
@@ -248,10 +249,6 @@ export function parsePreprocessorConfig(json: unknown): PreprocessorConfig {
     imageStd: parseTriple(field('image_std'), 'image_std', OPENAI_CLIP_STD, true),
     doConvertRgb: parseBool(field('do_convert_rgb'), 'do_convert_rgb', true),
   };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function describe(v: unknown): string {

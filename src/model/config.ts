@@ -8,6 +8,7 @@
  * CLIPVisionConfig / CLIPTextConfig / CLIPConfig, as `CLIPModel.from_pretrained` would. A field
  * that is present must be valid: a wrong value is an error, never silently replaced.
  */
+import { describeJson, isRecord } from './json';
 
 export interface TowerShape {
   layers: number;
@@ -63,17 +64,6 @@ function fail(message: string): never {
   throw new Error(`config.json: ${message}`);
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${JSON.stringify(v)}`;
-}
-
 /**
  * One tower's sub-config. Absent or null means "all defaults" (transformers logs "text_config is
  * None. Initializing the CLIPTextConfig with default values."). Older exports also carry
@@ -84,7 +74,7 @@ function tower(config: Record<string, unknown>, key: 'vision_config' | 'text_con
   for (const k of [key, `${key}_dict`]) {
     const v = config[k];
     if (v === undefined || v === null) continue;
-    if (!isRecord(v)) fail(`"${k}" must be an object, got ${describe(v)}: fix it or remove it to use transformers' defaults.`);
+    if (!isRecord(v)) fail(`"${k}" must be an object, got ${describeJson(v)}: fix it or remove it to use transformers' defaults.`);
     parts.push(v);
   }
   return Object.assign({}, ...parts) as Record<string, unknown>;
@@ -96,7 +86,7 @@ function field(config: Record<string, unknown>, towers: Record<'vision_config' |
   const v = key === undefined ? config[head] : towers[head as 'vision_config' | 'text_config'][key];
   if (v === undefined || v === null) return DEFAULTS[path];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    fail(`"${path}" must be a positive integer, got ${describe(v)}: fix it, or remove it to use transformers' default ${DEFAULTS[path]}.`);
+    fail(`"${path}" must be a positive integer, got ${describeJson(v)}: fix it, or remove it to use transformers' default ${DEFAULTS[path]}.`);
   }
   return v;
 }
@@ -108,7 +98,7 @@ function field(config: Record<string, unknown>, towers: Record<'vision_config' |
 function checkModelType(config: Record<string, unknown>): void {
   const type = config['model_type'];
   if (type === undefined) return; // hand-written configs often leave it out
-  if (typeof type !== 'string') fail(`"model_type" must be a string such as "clip", got ${describe(type)}: is this a CLIP model folder?`);
+  if (typeof type !== 'string') fail(`"model_type" must be a string such as "clip", got ${describeJson(type)}: is this a CLIP model folder?`);
   if (/clip_(vision|text)_model$/i.test(type)) {
     fail(`"model_type" is ${JSON.stringify(type)}, one tower only: the app needs a full CLIP model (model_type "clip") with both the image and the text encoder.`);
   }
@@ -128,7 +118,7 @@ function logitScale(config: Record<string, unknown>): Pick<ClipShape, 'logitScal
   const v = config['logit_scale_init_value'];
   if (v === undefined || v === null) return { logitScale: CLIP_TRAINED_LOGIT_SCALE, logitScaleSource: 'absent' };
   if (typeof v !== 'number' || !Number.isFinite(v)) {
-    fail(`"logit_scale_init_value" must be a number (the log of the logit scale), got ${describe(v)}: fix it or remove it to use CLIP's trained 100.`);
+    fail(`"logit_scale_init_value" must be a number (the log of the logit scale), got ${describeJson(v)}: fix it or remove it to use CLIP's trained 100.`);
   }
   // Configs round-trip through float32 and JSON, so compare with a tolerance, not ===.
   if (Math.abs(v - HF_INITIAL_LOGIT_SCALE) < 1e-3) return { logitScale: CLIP_TRAINED_LOGIT_SCALE, logitScaleSource: 'initial' };
@@ -144,7 +134,7 @@ function logitScale(config: Record<string, unknown>): Pick<ClipShape, 'logitScal
  *   JSON object or not a CLIP model's.
  */
 export function parseClipConfig(config: unknown, _modelId?: string): ClipShape {
-  if (!isRecord(config)) fail(`expected a JSON object, got ${describe(config)}: is this a CLIP model folder?`);
+  if (!isRecord(config)) fail(`expected a JSON object, got ${describeJson(config)}: is this a CLIP model folder?`);
   checkModelType(config);
   const towers = { vision_config: tower(config, 'vision_config'), text_config: tower(config, 'text_config') };
   const f = (path: FieldPath) => field(config, towers, path);

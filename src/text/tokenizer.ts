@@ -21,6 +21,7 @@
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { decodeHTML, replaceCodePoint } from 'entities/decode';
+import { describeJson, isRecord } from '../model/json';
 
 /** One prompt, ready for the text encoder. */
 export interface EncodedPrompt {
@@ -119,9 +120,9 @@ export class ClipTextTokenizer {
    * @throws TokenizerLoadError with a message naming the file and the field.
    */
   static fromJSON(tokenizerJson: unknown, tokenizerConfig?: unknown, options: ClipTokenizerOptions = {}): ClipTextTokenizer {
-    if (!isRecord(tokenizerJson)) throw new TokenizerLoadError(`tokenizer.json must be a JSON object, got ${describe(tokenizerJson)}.`);
+    if (!isRecord(tokenizerJson)) throw new TokenizerLoadError(`tokenizer.json must be a JSON object, got ${describeJson(tokenizerJson)}.`);
     const config = tokenizerConfig ?? {};
-    if (!isRecord(config)) throw new TokenizerLoadError(`tokenizer_config.json must be a JSON object, got ${describe(config)}.`);
+    if (!isRecord(config)) throw new TokenizerLoadError(`tokenizer_config.json must be a JSON object, got ${describeJson(config)}.`);
     const model = tokenizerJson['model'];
     if (!isRecord(model) || model['type'] !== 'BPE' || !isRecord(model['vocab']) || !Array.isArray(model['merges'])) {
       throw new TokenizerLoadError(
@@ -150,7 +151,7 @@ export class ClipTextTokenizer {
       // Older configs store an AddedToken object: {"content": "<|endoftext|>", ...}.
       const name = isRecord(raw) ? raw['content'] : raw;
       if (typeof name !== 'string') {
-        throw new TokenizerLoadError(`tokenizer_config.json: "${field}" must be a token string, got ${describe(raw)}.`);
+        throw new TokenizerLoadError(`tokenizer_config.json: "${field}" must be a token string, got ${describeJson(raw)}.`);
       }
       const id = inner.token_to_id(name);
       if (id === undefined) throw new TokenizerLoadError(`tokenizer_config.json: "${field}" ${JSON.stringify(name)} is not in the vocabulary of tokenizer.json.`);
@@ -296,7 +297,7 @@ export function toBigInt64(ids: readonly number[]): BigInt64Array {
 function parseMaxLength(v: unknown): number {
   if (v === undefined || v === null) return CLIP_CONTEXT_LENGTH;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 2) {
-    throw new TokenizerLoadError(`tokenizer_config.json: "model_max_length" must be an integer ≥ 2, got ${describe(v)}.`);
+    throw new TokenizerLoadError(`tokenizer_config.json: "model_max_length" must be an integer ≥ 2, got ${describeJson(v)}.`);
   }
   return v >= NO_LIMIT ? CLIP_CONTEXT_LENGTH : v;
 }
@@ -315,13 +316,3 @@ const BYTE_OF_SYMBOL: ReadonlyMap<string, number> = (() => {
   return map;
 })();
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${JSON.stringify(v)}`;
-}

@@ -11,9 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageRelevance, textRelevance } from '../../explain/relevance';
 import { parseClipConfig } from '../../model/config';
 import { correlation, golden, maxAbsDiff, MODEL_DIR, modelFile, tensor } from '../../testing/golden';
-import { findAttentionSoftmax } from '../onnx/attention';
+import { encoderSpec } from '../../testing/encoders';
 import { clipGradients, type ClipGradients, type EncoderSpec } from './gradients';
-import { OnnxInterpreter } from './interpreter';
 
 const config = parseClipConfig(JSON.parse(readFileSync(MODEL_DIR + 'config.json', 'utf8')), 'clip-lens-shapes');
 const VARIANTS = { fp32: '', fp16: '_fp16', q8: '_quantized' } as const;
@@ -21,15 +20,7 @@ type Variant = keyof typeof VARIANTS;
 
 function encoder(which: 'vision' | 'text', variant: Variant): EncoderSpec {
   const file = `onnx/${which}_model${VARIANTS[variant]}.onnx`;
-  const bytes = modelFile(file);
-  const found = findAttentionSoftmax(bytes);
-  return {
-    interpreter: OnnxInterpreter.load(bytes, { name: file }),
-    input: found.inputs[0] as string,
-    output: found.outputs[0] as string,
-    attention: found.softmaxOutputs,
-    heads: config[which].heads,
-  };
+  return encoderSpec(modelFile(file), file, config[which].heads);
 }
 
 const g = golden();

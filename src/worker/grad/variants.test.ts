@@ -16,12 +16,13 @@ import { correlation, golden, maxAbsDiff, tensor } from '../../testing/golden';
 import { CLASSES } from '../../testing/scenes';
 import { ensureBundledVariants } from '../../testing/variants';
 import { ClipTextTokenizer } from '../../text/tokenizer';
-import { attentionSoftmaxOf, findAttentionSoftmax } from '../onnx/attention';
+import { attentionSoftmaxOf } from '../onnx/attention';
 import { summarizeModel } from '../onnx/graph';
 import { findBlockInputs } from '../onnx/structure';
 import { findContributionGraph } from './contributions';
 import { findDenseGraph } from './dense';
 import { toFloat32 } from '../onnx/tensors';
+import { encoderSpec } from '../../testing/encoders';
 import { clipGradients, type ClipGradients, type EncoderSpec } from './gradients';
 import { OnnxInterpreter } from './interpreter';
 import { synthModel } from './synthetic';
@@ -143,15 +144,7 @@ describe('interpreter embeddings equal ONNX Runtime on every variant', () => {
 
 function encoder(which: 'vision' | 'text', suffix: string): EncoderSpec {
   const file = `onnx/${which}_model${suffix}.onnx`;
-  const bytes = read(file);
-  const found = findAttentionSoftmax(bytes);
-  return {
-    interpreter: OnnxInterpreter.load(bytes, { name: file }),
-    input: found.inputs[0] as string,
-    output: found.outputs[0] as string,
-    attention: found.softmaxOutputs,
-    heads: config[which].heads,
-  };
+  return encoderSpec(read(file), file, config[which].heads);
 }
 
 const loaded: EncoderSpec[] = [];
