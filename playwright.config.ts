@@ -23,8 +23,18 @@ const chromiumArgs = [
  */
 const BUNDLED_CHOICE = { name: 'clip-lens.model', value: JSON.stringify({ kind: 'bundled', variant: 'fp32' }) };
 
+/**
+ * Where the built app is served: `vite preview` of `dist/` on port 4173, unless E2E_PORT and
+ * E2E_OUT say otherwise (two checkouts' or two people's runs on one machine, each with its own
+ * `vite build --outDir`, never serve each other's build). Results go to E2E_RESULTS.
+ */
+const PORT = Number(process.env['E2E_PORT'] ?? 4173);
+const OUT_DIR = process.env['E2E_OUT'] ?? 'dist';
+const ORIGIN = `http://127.0.0.1:${PORT}`;
+
 export default defineConfig({
   testDir: 'e2e',
+  outputDir: process.env['E2E_RESULTS'] ?? 'test-results',
   timeout: 120_000,
   expect: { timeout: 60_000 },
   fullyParallel: false,
@@ -32,13 +42,13 @@ export default defineConfig({
   retries: 0,
   reporter: [['list']],
   use: {
-    baseURL: 'http://127.0.0.1:4173/',
+    baseURL: `${ORIGIN}/`,
     trace: 'off',
-    storageState: { cookies: [], origins: [{ origin: 'http://127.0.0.1:4173', localStorage: [BUNDLED_CHOICE] }] },
+    storageState: { cookies: [], origins: [{ origin: ORIGIN, localStorage: [BUNDLED_CHOICE] }] },
   },
   webServer: {
-    command: 'npx vite preview --host 127.0.0.1 --port 4173 --strictPort',
-    url: 'http://127.0.0.1:4173/',
+    command: `npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort --outDir ${OUT_DIR}`,
+    url: `${ORIGIN}/`,
     reuseExistingServer: !process.env['CI'],
     timeout: 60_000,
   },

@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { PNG } from 'pngjs';
+import { APP } from './hubPage';
 import { LensPage, pixelDifference, repoFile } from './lensPage';
 
 test.describe('CLIP Lens on the bundled model', () => {
@@ -181,7 +182,7 @@ test.describe('CLIP Lens on the bundled model', () => {
   test('20 images dropped at once all finish, and no request leaves the origin', async ({ page }, info) => {
     const foreign: string[] = [];
     page.on('request', (r) => {
-      if (!r.url().startsWith('http://127.0.0.1:4173/') && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) foreign.push(r.url());
+      if (!r.url().startsWith(APP) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) foreign.push(r.url());
     });
     const lens = await LensPage.open(page, info);
     const scenes = Array.from({ length: 20 }, (_, i) => repoFile(`public/samples/scene-${(i % 6) + 1}.png`, 'image/png', `scene-copy-${i + 1}.png`));

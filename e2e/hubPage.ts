@@ -7,7 +7,8 @@ import { MODEL_CACHE } from '../src/model/modelCache';
 import type { HubServer } from './hubServer';
 
 export { MODEL_CACHE };
-export const APP = 'http://127.0.0.1:4173/';
+/** The built app, as playwright.config.ts serves it (port 4173 unless E2E_PORT says). */
+export const APP = `http://127.0.0.1:${process.env['E2E_PORT'] ?? 4173}/`;
 
 /** The app on WASM, downloading from the local Hub; `extra` adds query parameters (`&model=…`). */
 export function appWithHub(hub: HubServer, extra = ''): string {
