@@ -7,11 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { encoderFile, VARIANTS } from '../model/folder';
 import { MODEL_DIR } from './golden';
 
-/** Weight-file suffixes of a transformers.js model folder: `onnx/vision_model${suffix}.onnx`. */
-export const VARIANT_SUFFIXES = ['', '_fp16', '_quantized', '_int8', '_uint8', '_q4', '_q4f16', '_bnb4'] as const;
-export type VariantSuffix = (typeof VARIANT_SUFFIXES)[number];
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OUT = `${ROOT}models-bench/clip-lens-shapes-variants/`;
@@ -22,7 +20,7 @@ const REQUIRED = [
   'preprocessor_config.json',
   'tokenizer.json',
   'tokenizer_config.json',
-  ...['vision_model', 'text_model'].flatMap((e) => VARIANT_SUFFIXES.map((s) => `onnx/${e}${s}.onnx`)),
+  ...(['vision', 'text'] as const).flatMap((e) => VARIANTS.map((v) => encoderFile(e, v))),
 ];
 
 /** What tools/models/variants.py records in `variants.json`. */
