@@ -186,8 +186,8 @@ export async function cancelModelLoad(): Promise<boolean> {
   return false;
 }
 
-/** Adds files (images or not: each gets its own result or message). */
-export function addFiles(files: Iterable<File | { name: string; blob: Blob }>): void {
+/** Adds files (images or not: each gets its own result or message); returns their image ids, in order. */
+export function addFiles(files: Iterable<File | { name: string; blob: Blob }>): string[] {
   const entries: ImageEntry[] = [];
   for (const f of files) {
     const blob = f instanceof Blob ? f : f.blob;
@@ -199,6 +199,7 @@ export function addFiles(files: Iterable<File | { name: string; blob: Blob }>): 
   lens.addImages(entries);
   if (!lens.view.focusImageId && entries[0]) lens.setView({ focusImageId: entries[0].id });
   if (lens.model.status === 'ready') for (const e of entries) queueImage(e.id);
+  return entries.map((e) => e.id);
 }
 
 export function removeImage(id: string): void {

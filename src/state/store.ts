@@ -137,7 +137,10 @@ export const newPromptId = (): string => `p${++promptCounter}`;
 let panelCounter = 0;
 export const newPanelId = (): string => `c${++panelCounter}`;
 
-const initialPrompts: PromptEntry[] = ['a red circle', 'a blue square', 'a yellow star'].map((text) => ({ id: newPromptId(), text }));
+/** The prompts a first visit (or a cleared session) starts with, each with a fresh id. */
+export const defaultPrompts = (): PromptEntry[] => ['a red circle', 'a blue square', 'a yellow star'].map((text) => ({ id: newPromptId(), text }));
+
+const initialPrompts = defaultPrompts();
 
 export const useLens = create<LensState>()((set) => ({
   model: {
