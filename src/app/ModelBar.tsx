@@ -7,6 +7,7 @@ import { useLens } from '../state/store';
 import { cancelLoad, retryModel } from './modelChoice';
 import { ModelPicker } from './ModelPicker';
 import { StorageManager } from './StorageManager';
+import { SessionControls } from './SessionControls';
 
 export function ModelBar() {
   const model = useLens((s) => s.model);
@@ -53,6 +54,7 @@ export function ModelBar() {
         </span>
       )}
       <StorageManager />
+      <SessionControls />
     </header>
   );
 }
