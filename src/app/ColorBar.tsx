@@ -2,8 +2,13 @@ import { useEffect, useRef } from 'react';
 import { colorbarPixels } from '../render/colorbar';
 import type { ColormapId } from '../render/colormap';
 
-/** The colormap with the value scale of the map being shown. */
-export function ColorBar({ colormap, min, max }: { colormap: ColormapId; min: number; max: number }) {
+/**
+ * The colormap with the value scale of the map being shown, or, for maps that each have their
+ * own scale (small multiples), `labels` for its two ends and middle instead of numbers.
+ */
+export function ColorBar({ colormap, min = 0, max = 1, labels, testId }: {
+  colormap: ColormapId; min?: number; max?: number; labels?: readonly [string, string, string]; testId?: string;
+}) {
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const canvas = ref.current;
@@ -13,12 +18,12 @@ export function ColorBar({ colormap, min, max }: { colormap: ColormapId; min: nu
     colorbarPixels(image, colormap);
     ctx.putImageData(image, 0, 0);
   }, [colormap]);
-  const mid = (min + max) / 2;
+  const [low, mid, high] = labels ?? [min.toPrecision(3), ((min + max) / 2).toPrecision(3), max.toPrecision(3)];
   return (
-    <figure className="colorbar" aria-label={`Colour scale from ${min.toPrecision(3)} to ${max.toPrecision(3)}`}>
-      <canvas ref={ref} width={256} height={12} />
+    <figure className="colorbar" data-testid={testId} aria-label={`Colour scale (${colormap}) from ${low} to ${high}`}>
+      <canvas ref={ref} width={256} height={12} aria-hidden="true" />
       <figcaption>
-        <span>{min.toPrecision(3)}</span><span>{mid.toPrecision(3)}</span><span>{max.toPrecision(3)}</span>
+        <span>{low}</span><span>{mid}</span><span>{high}</span>
       </figcaption>
     </figure>
   );

@@ -7,6 +7,7 @@ import { fitSize } from '../render/geometry';
 import type { ImageResult } from '../protocol';
 import type { Range } from '../render/normalize';
 import { newPanelId, useLens, useResultsVersion, type CompareNormalization, type ComparePanelSpec, type ViewOptions } from '../state/store';
+import { ColorBar } from './ColorBar';
 import { panelRanges } from './compare';
 import { HeatmapCanvas } from './HeatmapCanvas';
 import { colormapFor, IMAGE_METHODS, imageView, isPromptMethod, methodLabel, promptB, type ImageView } from './maps';
@@ -102,6 +103,7 @@ export function ComparePanel({ imageId, imageUrl, result }: { imageId: string; i
                 )}
               </div>
               <figcaption data-testid={`compare-label-${i}`}>{p.label}</figcaption>
+              {range && style && <ColorBar colormap={style.colormap} min={range.min} max={range.max} />}
               {!p.shown.map && (
                 <p className="status" data-testid={`compare-status-${i}`}>
                   {p.shown.cancelled.length > 0 ? (

@@ -19,9 +19,16 @@ import { HeadRanking } from './HeadRanking';
 import { HeatmapGrid } from './HeatmapGrid';
 import { RelevanceStatus } from './RelevanceStatus';
 import { TokenView } from './TokenView';
+import { useElementWidth } from './useElementWidth';
 
+/** The focused image's width before its panel is measured, and the most it grows to. */
 const FOCUS_WIDTH = 448;
+const FOCUS_MAX_WIDTH = 760;
+/** Small multiples' cell width: as wide as fits the panel, within these; narrower panels scroll. */
 const THUMB_WIDTH = 84;
+const THUMB_MIN_WIDTH = 28;
+/** Room for the grid's row labels ("layer 12") and the panel's padding. */
+const GRID_LABELS_WIDTH = 64;
 
 const TF_BACKEND_LABELS: Record<string, string> = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WASM', cpu: 'CPU' };
 
@@ -39,6 +46,7 @@ export function FocusView() {
   const version = useResultsVersion(view.focusImageId);
   const prompts = useLens((s) => s.prompts);
   const [hover, setHover] = useState<{ patch: number; value: number } | null>(null);
+  const [panelRef, panelWidth] = useElementWidth<HTMLElement>();
   const entry = images.find((im) => im.id === view.focusImageId);
   const result = entry ? imageResults.get(entry.id) : undefined;
   const shown = useMemo(() => (entry && result ? imageView(entry.id, result, view, prompts) : null),
@@ -68,12 +76,17 @@ export function FocusView() {
   [entry?.id, result, view.method, view.fusion, view.queryPatch, version]);
 
   if (!entry || !result) {
-    return <section className="focus" aria-label="Focused image"><p className="hint">Click an analysed image to look closer.</p></section>;
+    return <section className="focus" aria-label="Focused image" ref={panelRef}><p className="hint">Click an analysed image to look closer.</p></section>;
   }
   // At most twice as tall as wide: a 1 × 65535 image must not ask for a canvas of millions of pixels.
-  const { width, height } = fitSize(result.width, result.height, FOCUS_WIDTH, 2 * FOCUS_WIDTH);
-  const { width: thumbW, height: thumbH } = fitSize(result.width, result.height, THUMB_WIDTH, 2 * THUMB_WIDTH);
+  // The panel's content width (its padding is 2 × 12 px); the stage fills it, up to FOCUS_MAX_WIDTH.
+  const room = panelWidth === null ? FOCUS_WIDTH : Math.max(160, panelWidth - 24);
+  const focusWidth = Math.min(FOCUS_MAX_WIDTH, room);
+  const { width, height } = fitSize(result.width, result.height, focusWidth, Math.min(2 * focusWidth, FOCUS_MAX_WIDTH));
   const { layers, heads } = result.attention;
+  const cellRoom = Math.floor((room - GRID_LABELS_WIDTH) / Math.max(1, heads)) - 2;
+  const thumbMax = Math.max(THUMB_MIN_WIDTH, Math.min(THUMB_WIDTH, cellRoom));
+  const { width: thumbW, height: thumbH } = fitSize(result.width, result.height, thumbMax, 2 * thumbMax);
   const layer = resolvedLayer(view, layers);
   const on = resolvedHeads(view, heads);
   const a = promptA(view, prompts);
@@ -81,7 +94,7 @@ export function FocusView() {
   const relevanceShown = (shown?.waiting.length ?? 0) + (shown?.cancelled.length ?? 0) > 0;
 
   return (
-    <section className="focus" aria-label="Focused image">
+    <section className="focus" aria-label="Focused image" ref={panelRef}>
       <h2>{entry.name}</h2>
       <div className="stage" style={{ width, height }} data-testid="focus-stage" data-method={view.method}
         data-peak={ext?.peak ?? -1} data-trough={ext?.trough ?? -1} data-signed={signed ? 'yes' : 'no'}
@@ -116,11 +129,20 @@ export function FocusView() {
       <ComparePanel imageId={entry.id} imageUrl={entry.url} result={result} />
       {thumbs && (
         <div className="grid-wrap">
-          <h3>Layers × heads</h3>
+          <h3 id="layer-grid-title">Layers × heads</h3>
+          <p className="hint legend" id="layer-grid-legend" data-testid="layer-grid-legend">
+            Row: layer (1–{layers}); column: head (1–{heads}). Each cell: that head's raw attention from
+            {view.queryPatch === null ? ' the CLS token' : ` patch ${view.queryPatch + 1}`} over the image's patches,
+            over a dimmed copy of the image, on <strong>its own scale</strong>: the cell's least-attended patch at the
+            colour bar's left end, its most-attended at the right, so colours compare patches within a cell, not
+            across cells. Click a cell to show that layer and head above.
+          </p>
+          <ColorBar colormap={view.colormap} labels={['lowest in its cell', '', 'highest in its cell']} testId="layer-grid-colorbar" />
           <HeatmapGrid
             cells={thumbs} columns={heads} cellWidth={thumbW} cellHeight={thumbH}
             cropBox={result.cropBox} imageWidth={result.width} imageHeight={result.height} style={thumbStyle}
-            rowLabel={(l) => `layer ${l + 1}`} columnLabel={(h) => `head ${h + 1}`}
+            imageUrl={entry.url} describedBy="layer-grid-legend"
+            rowLabel={(l) => `layer ${l + 1}`} columnLabel={(h) => (thumbW >= 48 ? `head ${h + 1}` : `${h + 1}`)}
             cellLabel={(l, h) => `Show layer ${l + 1}, head ${h + 1}`}
             selected={(l, h) => l === layer && on[h] === true && on.filter(Boolean).length === 1}
             onPick={(l, h) => setView({ layer: l, heads: Array.from({ length: heads }, (_, i) => i === h) })}

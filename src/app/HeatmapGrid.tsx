@@ -20,6 +20,8 @@ export interface HeatmapGridProps {
   imageWidth: number;
   imageHeight: number;
   style: OverlayStyle;
+  /** The image, shown dimmed under every cell (the map is drawn over it, see app.css). */
+  imageUrl?: string;
   rowLabel: (row: number) => string;
   columnLabel: (column: number) => string;
   /** Accessible name of a cell's button. */
@@ -27,6 +29,8 @@ export interface HeatmapGridProps {
   selected: (row: number, column: number) => boolean;
   onPick: (row: number, column: number) => void;
   testId?: string;
+  /** Id of the element that says what the cells and their colours mean. */
+  describedBy?: string;
 }
 
 const GAP = 2;
@@ -98,7 +102,7 @@ export function HeatmapGrid(props: HeatmapGridProps) {
 
   const track = (n: number, px: number) => `repeat(${n}, ${px}px)`;
   return (
-    <div className="heatmap-grid" role="group" data-testid={props.testId} data-rows={rows} data-columns={columns}
+    <div className="heatmap-grid" role="group" aria-label="Layers × heads" aria-describedby={props.describedBy} data-testid={props.testId} data-rows={rows} data-columns={columns}
       style={{ gridTemplateColumns: `auto ${track(columns, cellWidth)}`, gridTemplateRows: `auto ${track(rows, cellHeight)}`, gap: GAP }}>
       {Array.from({ length: columns }, (_, c) => (
         <span key={`c${c}`} className="column-label" style={{ gridRow: 1, gridColumn: c + 2 }}>{props.columnLabel(c)}</span>
@@ -106,7 +110,11 @@ export function HeatmapGrid(props: HeatmapGridProps) {
       {cells.map((_, r) => (
         <span key={`r${r}`} className="row-label" style={{ gridRow: r + 2, gridColumn: 1 }}>{props.rowLabel(r)}</span>
       ))}
-      <canvas ref={ref} width={size.width} height={size.height}
+      {props.imageUrl && cells.map((_, r) => Array.from({ length: columns }, (__, c) => (
+        <span key={`i${r}.${c}`} className="cell-image" aria-hidden="true"
+          style={{ gridRow: r + 2, gridColumn: c + 2, backgroundImage: `url("${props.imageUrl}")` }} />
+      )))}
+      <canvas ref={ref} aria-hidden="true" width={size.width} height={size.height}
         style={{ gridRow: `2 / span ${Math.max(1, rows)}`, gridColumn: `2 / span ${columns}`, width: size.width, height: size.height }} />
       {cells.map((_, r) => Array.from({ length: columns }, (__, c) => {
         const selected = props.selected(r, c);

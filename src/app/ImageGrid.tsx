@@ -12,6 +12,9 @@ export function ImageGrid() {
         {done} of {images.length} image{images.length > 1 ? 's' : ''} analysed
         {done < images.length && <progress value={done} max={images.length} />}
       </p>
+      <p className="hint legend" data-testid="cards-legend">
+        Each card's map: the view's method, on that image's own scale (its lowest value at the colormap's low end, its highest at the high end; a prompt difference: 0 in the middle).
+      </p>
       <div className="cards">
         {images.map((im, i) => <ImageCard key={im.id} entry={im} index={i} />)}
       </div>

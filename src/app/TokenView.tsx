@@ -51,7 +51,7 @@ export function TokenView() {
           const w = words[i] ?? 0;
           return (
             <span key={i} className="token" data-weight={w.toFixed(6)} title={w.toPrecision(3)}
-              style={{ background: `rgba(255, 140, 0, ${Math.max(0, w / top).toFixed(3)})` }}>{t}</span>
+              style={{ background: `linear-gradient(rgba(255, 140, 0, ${Math.max(0, w / top).toFixed(3)}), rgba(255, 140, 0, ${Math.max(0, w / top).toFixed(3)})) #fff` }}>{t}</span>
           );
         })}
       </p>
