@@ -95,8 +95,9 @@ test('a Hub model: progress, analysed, stored whole; a reload uses the cache wit
 
   // The other weights of the same repo: each loads, re-analyses the image and paints a map.
   hub.faults = false; // full speed
+  await lens.waitForImages(1); // the stored session brings the scene back, analysed again
   await lens.setPrompts(['a yellow circle']);
-  await lens.analyseScene(0, 'scene-2.png');
+  await lens.analyseScene(1, 'scene-2.png');
   const variant = page.getByTestId('model-variant');
   for (const v of ['fp16', 'q8']) {
     const before = await lens.runCounters();
