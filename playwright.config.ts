@@ -68,8 +68,9 @@ export default defineConfig({
       // its app tests took 44–60 s in CI, against the 120 s default.
       timeout: 240_000,
       // Downloading, caching and the tfjs explanations do not depend on ORT's backend: those
-      // specs run on the WASM project only (full-size ViT-B/32 on SwiftShader would also take minutes).
-      testIgnore: /(hub\w*|explain)\.spec\.ts/,
+      // specs run on the WASM project only (full-size ViT-B/32 on SwiftShader would also take minutes);
+      // so do the address and the stored session (session.spec.ts).
+      testIgnore: /(hub\w*|explain|session)\.spec\.ts/,
       use: {
         browserName: 'chromium',
         launchOptions: {

@@ -66,3 +66,15 @@ test('the view travels in the link; images and prompts survive a reload until th
   await expect(page.locator('[data-testid^="image-"][data-status]')).toHaveCount(0);
   await expectPrompts(page, ['a red circle', 'a blue square', 'a yellow star']);
 });
+
+test('without storage (private mode) a note says so and the page works as before', async ({ page }, info) => {
+  await page.addInitScript(() => {
+    IDBFactory.prototype.open = () => { throw new DOMException('The user denied permission to access the database.', 'SecurityError'); };
+  });
+  const lens = await LensPage.open(page, info);
+  await expect(page.getByTestId('session-note')).toContainText('will not come back after a reload');
+  await lens.dropFiles([repoFile('public/samples/scene-1.png')]);
+  await lens.waitForImages(1);
+  await page.getByTestId('clear-session').click();
+  await expect(page.locator('[data-testid^="image-"][data-status]')).toHaveCount(0);
+});
