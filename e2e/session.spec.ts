@@ -40,6 +40,12 @@ test('the view travels in the link; images and prompts survive a reload until th
   await secondLens.dropFiles([repoFile('public/samples/scene-1.png'), repoFile('public/samples/scene-2.png')]);
   await expect(second.getByTestId('focus-stage')).toHaveAttribute('data-image', 'scene-2.png');
   await expect(second.getByTestId('link-images-note')).toHaveCount(0);
+  // Another link pasted into the same tab (only the hash differs: no reload) applies too.
+  await second.evaluate(() => { location.hash = '#method=rollout&a=2&image=scene-1.png&opacity=oops'; });
+  await expect(second.getByTestId('method')).toHaveValue('rollout');
+  await expect(second.getByRole('radio', { name: 'Use prompt 3 for prompt-dependent views', exact: true })).toBeChecked();
+  await expect(second.getByTestId('focus-stage')).toHaveAttribute('data-image', 'scene-1.png');
+  await expectPrompts(second, PROMPTS);
   await other.close();
 
   // (b) A reload brings both images back, analysed again, with the prompts and the focus.

@@ -68,6 +68,13 @@ export async function startSession(): Promise<void> {
   const wanted = address.image;
   if (wanted !== undefined && !useLens.getState().images.some((im) => im.name === wanted)) useSessionNotes.setState({ missingImage: wanted });
   keepSession();
+  // A link pasted into this tab that differs only in its hash does not reload the page
+  // (replaceState fires no hashchange: this is always someone else's address).
+  window.addEventListener('hashchange', () => {
+    const next = decodeViewHash(location.hash, IMAGE_METHODS.map((m) => m.id));
+    applyAddress(next);
+    focusNamed(next.image);
+  });
 }
 
 /** Empties the stored session and the page: no images, the default prompts. */
@@ -129,24 +136,39 @@ function applyAddress(address: AddressView): void {
   if (address.compareOpen !== undefined) lens.setCompare({ open: address.compareOpen });
   if (address.layer === undefined && address.heads === undefined) return;
   pendingShape = { ...(address.layer !== undefined ? { layer: address.layer } : {}), ...(address.heads ? { heads: address.heads } : {}) };
+  const { model } = useLens.getState();
+  if (model.status === 'ready' && model.vision) {
+    applyShape(model.vision);
+    return;
+  }
   // A model load resets layer and heads; these apply once the first model is ready, when the
   // model says how many there are (indices it does not have are ignored).
   const stop = useLens.subscribe((s) => {
     const vision = s.model.status === 'ready' ? s.model.vision : null;
     if (!vision) return;
     stop();
-    queueMicrotask(() => {
-      const shape = pendingShape;
-      pendingShape = null;
-      if (!shape) return;
-      const p: Partial<ViewOptions> = {};
-      if (shape.layer !== undefined && shape.layer < vision.layers) p.layer = shape.layer;
-      if (shape.heads && shape.heads.every((h) => h < vision.heads)) {
-        p.heads = Array.from({ length: vision.heads }, (_, h) => shape.heads?.includes(h) ?? false);
-      }
-      useLens.getState().setView(p);
-    });
+    queueMicrotask(() => applyShape(vision));
   });
+}
+
+function applyShape(vision: { layers: number; heads: number }): void {
+  const shape = pendingShape;
+  pendingShape = null;
+  if (!shape) return;
+  const p: Partial<ViewOptions> = {};
+  if (shape.layer !== undefined && shape.layer < vision.layers) p.layer = shape.layer;
+  if (shape.heads && shape.heads.every((h) => h < vision.heads)) {
+    p.heads = Array.from({ length: vision.heads }, (_, h) => shape.heads?.includes(h) ?? false);
+  }
+  useLens.getState().setView(p);
+}
+
+/** Focuses the image a link names, or says to drop it when the page does not have it. */
+function focusNamed(name: string | undefined): void {
+  if (name === undefined) return;
+  const found = useLens.getState().images.find((im) => im.name === name);
+  if (found) useLens.getState().setView({ focusImageId: found.id });
+  useSessionNotes.setState({ missingImage: found ? null : name });
 }
 
 function selectPrompts(a: number | undefined, b: number | undefined): void {
