@@ -67,8 +67,9 @@ export function encodeViewHash(v: AddressView): string {
   if (v.promptBIndex !== undefined) q.set('b', String(v.promptBIndex));
   if (v.image !== undefined) q.set('image', v.image);
   if (v.compareOpen) q.set('compare', '1');
-  // URLSearchParams writes spaces as '+'; %20 reads the same and survives more chat apps.
-  const text = q.toString().replace(/\+/g, '%20');
+  // URLSearchParams writes spaces as '+' and commas as %2C; %20 and ',' read the same, and
+  // `heads=0,2` is easier on the eye.
+  const text = q.toString().replace(/\+/g, '%20').replace(/%2C/gi, ',');
   return text ? `#${text}` : '';
 }
 
