@@ -119,3 +119,49 @@ test('Export PNG and Export numbers: the painted map at the image\'s resolution,
     expect(below(INFERNO_ENDS[1])).toBe(true);
   }
 });
+
+/** Pixels of a decoded PNG that are not the white background (maps, images, bars, text). */
+function inkedPixels(png: PNG): number {
+  let n = 0;
+  for (let o = 0; o < png.data.length; o += 4) if ([0, 1, 2].some((k) => (png.data[o + k] ?? 255) < 245)) n++;
+  return n;
+}
+
+test('Export grid and Export comparison: one PNG each, every cell and panel drawn at export size', async ({ page }, info) => {
+  test.skip(info.project.name !== 'wasm', 'export does not depend on ORT\'s backend');
+  test.setTimeout(180_000);
+  const lens = await LensPage.open(page, info);
+  await lens.setPrompts(['a yellow circle']);
+  await lens.dropFiles([repoFile(`public/samples/${SAMPLE}`)]);
+  await lens.waitForImages(1);
+  await lens.focusImage(0, SAMPLE);
+  await page.getByTestId('method').selectOption('attention');
+  await expect(page.getByTestId('focus-stage')).toHaveAttribute('data-ready', 'yes', { timeout: 60_000 });
+
+  const gridButton = page.getByTestId('export-grid-png');
+  await expect(gridButton).toBeEnabled({ timeout: 60_000 });
+  const grid = page.getByTestId('layer-grid');
+  const [rows, columns] = [Number(await grid.getAttribute('data-rows')), Number(await grid.getAttribute('data-columns'))];
+  const [cellW, cellH] = [Number(await gridButton.getAttribute('data-cell-width')), Number(await gridButton.getAttribute('data-cell-height'))];
+  expect(cellW).toBeGreaterThanOrEqual(84); // the export size, not the screen's thumbnails
+  const gridFile = await download(page, 'export-grid-png');
+  expect(gridFile.download.suggestedFilename()).toBe('clip-lens_scene-1_layers-heads.png');
+  const gridPng = PNG.sync.read(gridFile.bytes);
+  expect(columns * cellW).toBeLessThanOrEqual(gridPng.width);
+  expect(rows * cellH).toBeLessThanOrEqual(gridPng.height);
+  // Every cell is the dimmed picture under its map: nearly the whole cell area is inked.
+  expect(inkedPixels(gridPng)).toBeGreaterThan(0.95 * rows * columns * cellW * cellH);
+
+  await page.getByTestId('compare-toggle').click();
+  const panels = page.locator('[data-testid^="compare-panel-"]');
+  const count = await panels.count();
+  for (let i = 0; i < count; i++) await expect(page.getByTestId(`compare-panel-${i}`)).toHaveAttribute('data-ready', 'yes', { timeout: 60_000 });
+  const compareButton = page.getByTestId('export-compare-png');
+  await expect(compareButton).toBeEnabled();
+  const [panelW, panelH] = [Number(await compareButton.getAttribute('data-panel-width')), Number(await compareButton.getAttribute('data-panel-height'))];
+  const compareFile = await download(page, 'export-compare-png');
+  const comparePng = PNG.sync.read(compareFile.bytes);
+  expect(comparePng.width).toBeGreaterThanOrEqual(count * panelW);
+  expect(comparePng.height).toBeGreaterThan(panelH);
+  expect(inkedPixels(comparePng)).toBeGreaterThan(0.95 * count * panelW * panelH);
+});

@@ -9,6 +9,10 @@ import type { Range } from '../render/normalize';
 import { newPanelId, useLens, useResultsVersion, type CompareNormalization, type ComparePanelSpec, type ViewOptions } from '../state/store';
 import { ColorBar } from './ColorBar';
 import { panelRanges } from './compare';
+import { COMPARE_EXPORT_PANEL, compareCaption } from './exportSheet';
+import { comparePng, type ComparePanelFigure } from './exportSheetFigure';
+import { exportFileName } from './exportView';
+import { ExportPngButton } from './ExportPngButton';
 import { HeatmapCanvas } from './HeatmapCanvas';
 import { colormapFor, IMAGE_METHODS, imageView, isPromptMethod, methodLabel, promptB, type ImageView } from './maps';
 import type { OverlayStyle } from './paint';
@@ -28,7 +32,7 @@ function panelView(view: ViewOptions, spec: ComparePanelSpec): ViewOptions {
   return { ...view, method: spec.method, promptId: spec.promptId ?? view.promptId };
 }
 
-export function ComparePanel({ imageId, imageUrl, result }: { imageId: string; imageUrl: string; result: ImageResult }) {
+export function ComparePanel({ imageId, imageName, imageUrl, result }: { imageId: string; imageName: string; imageUrl: string; result: ImageResult }) {
   const compare = useLens((s) => s.compare);
   const setCompare = useLens((s) => s.setCompare);
   const view = useLens((s) => s.view);
@@ -69,6 +73,21 @@ export function ComparePanel({ imageId, imageUrl, result }: { imageId: string; i
     setCompare({ panels: compare.panels.map((p) => (p.id === id ? { ...p, ...patch } : p)) });
   // At most twice as tall as wide, never 0 high (see fitSize).
   const { width, height } = fitSize(result.width, result.height, PANEL_WIDTH, 2 * PANEL_WIDTH);
+  const exportSize = fitSize(result.width, result.height, COMPARE_EXPORT_PANEL, 2 * COMPARE_EXPORT_PANEL);
+  // Every panel as painted: title, map, style and range; null until all have their maps.
+  const figures = panels.map((p, i): ComparePanelFigure | null => {
+    const range = ranges[i];
+    const style = styles[i];
+    return p.shown.map && range && style ? { title: p.label, map: p.shown.map, style, range } : null;
+  });
+  const drawFigure = async (source: CanvasImageSource) => {
+    const { model } = useLens.getState();
+    const blob = await comparePng({ source, width: result.width, height: result.height, cropBox: result.cropBox }, {
+      panels: figures.filter((f) => f !== null), panelWidth: exportSize.width, panelHeight: exportSize.height,
+      caption: compareCaption(imageName, model, compare.scale, compare.normalization),
+    });
+    return { blob, name: exportFileName(imageName, 'compare', 'png') };
+  };
 
   return (
     <div className="compare" data-testid="compare">
@@ -134,6 +153,9 @@ export function ComparePanel({ imageId, imageUrl, result }: { imageId: string; i
         onClick={() => setCompare({ panels: [...compare.panels, { id: newPanelId(), method: view.method, promptId: null }] })}>
         Add panel
       </button>
+      <ExportPngButton testId="export-compare-png" label="Export comparison as PNG" imageUrl={imageUrl}
+        ready={figures.every((f) => f !== null)} draw={drawFigure}
+        data={{ 'panel-width': exportSize.width, 'panel-height': exportSize.height, panels: panels.length }} />
     </div>
   );
 }

@@ -12,6 +12,7 @@ import { resolvedHeads, resolvedLayer, useLens, useResultsVersion } from '../sta
 import { ColorBar } from './ColorBar';
 import { ComparePanel } from './ComparePanel';
 import { ExportButtons } from './ExportButtons';
+import { GridExportButton } from './ExportPngButton';
 import { HeatmapCanvas } from './HeatmapCanvas';
 import { colormapFor, extremes, imageView, layerHeadMaps, promptA, promptB, viewRows, type RelevanceComputed } from './maps';
 import type { OverlayStyle } from './paint';
@@ -126,7 +127,7 @@ export function FocusView() {
           Upper end: more “{a.text}” (A); lower end: more “{b.text}” (B); middle: the same for both.
         </p>
       )}
-      <ComparePanel imageId={entry.id} imageUrl={entry.url} result={result} />
+      <ComparePanel imageId={entry.id} imageName={entry.name} imageUrl={entry.url} result={result} />
       {thumbs && (
         <div className="grid-wrap">
           <h3 id="layer-grid-title">Layers × heads</h3>
@@ -138,6 +139,7 @@ export function FocusView() {
             across cells. Click a cell to show that layer and head above.
           </p>
           <ColorBar colormap={view.colormap} labels={['lowest in its cell', '', 'highest in its cell']} testId="layer-grid-colorbar" />
+          <GridExportButton entry={entry} result={result} cells={thumbs} colormap={view.colormap} />
           <HeatmapGrid
             cells={thumbs} columns={heads} cellWidth={thumbW} cellHeight={thumbH}
             cropBox={result.cropBox} imageWidth={result.width} imageHeight={result.height} style={thumbStyle}

@@ -3,13 +3,14 @@
  * render/'s overlay and colour-bar pixels) composed on an OffscreenCanvas and encoded as PNG.
  */
 import { colorbarPixels } from '../render/colorbar';
-import { barLabels, captionText, figureFontSize, figureLayout, wrapText, type ExportInput } from './exportView';
+import type { ColormapId } from '../render/colormap';
+import { barLabels, captionText, figureFontSize, figureLayout, wrapText, type BarLabel, type ExportInput, type Rect } from './exportView';
 import { overlayPixels } from './paint';
 
-const FONT_FAMILY = 'system-ui, sans-serif';
-const TEXT_COLOUR = '#1d1d1f';
+export const FONT_FAMILY = 'system-ui, sans-serif';
+export const TEXT_COLOUR = '#1d1d1f';
 
-function context2d(canvas: OffscreenCanvas): OffscreenCanvasRenderingContext2D {
+export function context2d(canvas: OffscreenCanvas): OffscreenCanvasRenderingContext2D {
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('This browser gives no 2D canvas to draw the figure on; export the numbers instead.');
   return ctx;
@@ -49,21 +50,27 @@ export async function figurePng(image: CanvasImageSource, input: ExportInput): P
   overlayCtx.putImageData(pixels, 0, 0);
   ctx.drawImage(overlay, 0, 0);
 
-  const { bar } = layout;
-  const barPixels = ctx.createImageData(bar.width, bar.height);
-  colorbarPixels(barPixels, input.colormap);
-  ctx.putImageData(barPixels, bar.x, bar.y);
-
-  ctx.fillStyle = TEXT_COLOUR;
   ctx.font = font;
-  ctx.textBaseline = 'top';
-  for (const label of barLabels(input.range)) {
-    ctx.textAlign = label.align;
-    ctx.fillText(label.text, bar.x + label.position * bar.width, layout.labelTop);
-  }
-  ctx.textAlign = 'left';
+  drawColorBar(ctx, layout.bar, input.colormap, barLabels(input.range), layout.labelTop);
   lines.forEach((line, i) => ctx.fillText(line, layout.margin, layout.captionTop + i * layout.lineHeight));
   return canvas.convertToBlob({ type: 'image/png' });
+}
+
+/**
+ * Draws a colour bar of `colormap` in `bar` and its `labels` (text, position along the bar,
+ * alignment) with their tops at `labelTop`, in the context's current font.
+ */
+export function drawColorBar(ctx: OffscreenCanvasRenderingContext2D, bar: Rect, colormap: ColormapId, labels: readonly BarLabel[], labelTop: number): void {
+  const barPixels = ctx.createImageData(bar.width, bar.height);
+  colorbarPixels(barPixels, colormap);
+  ctx.putImageData(barPixels, bar.x, bar.y);
+  ctx.fillStyle = TEXT_COLOUR;
+  ctx.textBaseline = 'top';
+  for (const label of labels) {
+    ctx.textAlign = label.align;
+    ctx.fillText(label.text, bar.x + label.position * bar.width, labelTop);
+  }
+  ctx.textAlign = 'left';
 }
 
 /**
