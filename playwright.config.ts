@@ -69,8 +69,8 @@ export default defineConfig({
       timeout: 240_000,
       // Downloading, caching and the tfjs explanations do not depend on ORT's backend: those
       // specs run on the WASM project only (full-size ViT-B/32 on SwiftShader would also take minutes);
-      // so do the address and the stored session (session.spec.ts).
-      testIgnore: /(hub\w*|explain|session)\.spec\.ts/,
+      // so do the address and the stored session (session.spec.ts) and export (export.spec.ts).
+      testIgnore: /(hub\w*|explain|session|export)\.spec\.ts/,
       use: {
         browserName: 'chromium',
         launchOptions: {

@@ -289,7 +289,7 @@ test('gradient relevance shows its progress, can be cancelled, and runs again on
   await page.context().unroute('**/*.onnx');
 });
 
-test('?gradthreads=2 computes relevance on tfjs\'s multi-threaded WASM build, the same map as one thread', async ({ page, context }, info) => {
+test('?gradthreads=2 computes relevance on tfjs\'s multi-threaded WASM build, the same map as one thread', async ({ page, context, browser }, info) => {
   const scene = makeScene(seededRandom(6161), { width: SIZE, height: SIZE, objects: 2, distinct: true });
   const [first] = scene.objects;
   if (!first) throw new Error('scene without objects');
@@ -312,9 +312,14 @@ test('?gradthreads=2 computes relevance on tfjs\'s multi-threaded WASM build, th
     return { peak: await stage.getAttribute('data-peak'), backend: await computed.getAttribute('data-backend'), threads: await computed.getAttribute('data-threads') };
   };
   const one = await relevanceOn(page, '');
-  const two = await relevanceOn(await context.newPage(), '&gradthreads=2');
+  // A second visitor with the same settings: a tab of the same profile would bring back the
+  // first page's stored session (its image) too. storageState() carries localStorage, not IndexedDB.
+  const baseURL = info.project.use.baseURL;
+  const other = await browser.newContext({ storageState: await context.storageState(), ...(baseURL ? { baseURL } : {}) });
+  const two = await relevanceOn(await other.newPage(), '&gradthreads=2');
   expect(one.threads).toBe('1');
   const isolated = await page.evaluate(() => crossOriginIsolated);
   if (two.backend === 'wasm' && isolated) expect(two.threads).toBe('2');
   expect(two.peak).toBe(one.peak);
+  await other.close();
 });

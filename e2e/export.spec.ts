@@ -37,7 +37,6 @@ interface MapFile {
 }
 
 test('Export PNG and Export numbers: the painted map at the image\'s resolution, and its exact numbers', async ({ page }, info) => {
-  test.skip(info.project.name !== 'wasm', 'export does not depend on ORT\'s backend; relevance needs the WASM project');
   test.setTimeout(180_000);
   const lens = await LensPage.open(page, info);
   await lens.setPrompts(['a yellow circle']);
@@ -128,7 +127,6 @@ function inkedPixels(png: PNG): number {
 }
 
 test('Export grid and Export comparison: one PNG each, every cell and panel drawn at export size', async ({ page }, info) => {
-  test.skip(info.project.name !== 'wasm', 'export does not depend on ORT\'s backend');
   test.setTimeout(180_000);
   const lens = await LensPage.open(page, info);
   await lens.setPrompts(['a yellow circle']);
