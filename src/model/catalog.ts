@@ -69,12 +69,6 @@ export function catalogModel(repo: string): CatalogModel | undefined {
   return HUB_MODELS.find((m) => m.repo === repo);
 }
 
-/** Approximate download size of a variant (both encoders), or null for repos not in the catalog. */
-export function approxDownloadBytes(repo: string, variant: ModelVariant): number | null {
-  const s = catalogModel(repo)?.sizes[variant];
-  return s ? s.vision + s.text : null;
-}
-
 /** A catalog repo's variants with their approximate sizes, for when the Hub cannot be asked. */
 export function catalogVariants(repo: string): RepoVariant[] | null {
   const m = catalogModel(repo);

@@ -3,7 +3,7 @@ import {
   addressVariant, choiceFromAddress, hubBaseUrl, hubFileUrl, parseHubFileUrl, parseRepoInput, parseStoredChoice, PUBLIC_HUB_HOST, resolveHubHost, sameChoice,
 } from './hub';
 import { modelFolderFiles } from './folder';
-import { approxDownloadBytes, formatApproxBytes, formatBytes } from './catalog';
+import { catalogVariants, formatApproxBytes, formatBytes } from './catalog';
 
 const ref = { host: 'https://huggingface.co', repo: 'Xenova/clip-vit-base-patch32', revision: 'main' };
 
@@ -104,8 +104,8 @@ describe('choices from the address and from storage', () => {
 
 describe('catalog sizes', () => {
   test('B/32 fp32 is about 352 MB + 254 MB; unknown repos have no size', () => {
-    expect(approxDownloadBytes('Xenova/clip-vit-base-patch32', 'fp32')).toBe(606e6);
-    expect(approxDownloadBytes('someone/else', 'fp32')).toBeNull();
+    expect(catalogVariants('Xenova/clip-vit-base-patch32')?.find((v) => v.variant === 'fp32')).toEqual({ variant: 'fp32', bytes: 606e6, approximate: true });
+    expect(catalogVariants('someone/else')).toBeNull();
     expect(formatApproxBytes(606e6)).toBe('≈ 606 MB');
     expect(formatBytes(1_707_000_000)).toBe('1.7 GB');
     expect(formatBytes(10_900_000)).toBe('10.9 MB');

@@ -21,11 +21,9 @@
  *   flattened order. W[k, n] = codebook[code] · absmax.
  */
 import { DataType } from '../onnx/graph';
+import { isBlockQuantizedMatMul } from '../onnx/structure';
 import { halfToFloat } from '../onnx/tensors';
 import type { ModelNode, TensorProtoData } from './onnxModel';
-
-/** Domain of ONNX Runtime's contrib operators. */
-const MS_DOMAIN = 'com.microsoft';
 
 /** bitsandbytes' NF4 code book (quantiles of a normal distribution, scaled to [−1, 1]). */
 export const NF4_CODES = Float32Array.of(
@@ -60,7 +58,7 @@ export function foldBlockQuantizedMatMuls(
 ): { nodes: ModelNode[]; initializers: ReadonlyMap<string, TensorProtoData> } {
   const added = new Map<string, TensorProtoData>();
   const out = nodes.map((node) => {
-    if (node.domain !== MS_DOMAIN || (node.opType !== 'MatMulNBits' && node.opType !== 'MatMulBnb4')) return node;
+    if (!isBlockQuantizedMatMul(node)) return node;
     const [a, b] = node.inputs;
     const packed = b ? initializers.get(b) : undefined;
     if (!a || !b || !packed) return node;

@@ -28,13 +28,18 @@ const PROJECTION_OPS = new Set([
   'Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Cast', 'Identity',
   'MatMul', 'Gemm', 'MatMulInteger', 'DynamicQuantizeLinear', 'DequantizeLinear', 'Mul', 'Div', 'Add',
 ]);
-/** ONNX Runtime's block-quantized MatMuls (the `_q4`, `_q4f16`, `_bnb4` files): projections too. */
-const BLOCK_QUANTIZED_MATMULS = new Set(['MatMulNBits', 'MatMulBnb4']);
-const MS_DOMAIN = 'com.microsoft';
+/**
+ * Is `n` one of ONNX Runtime's block-quantized MatMuls (`com.microsoft::MatMulNBits` or
+ * `MatMulBnb4`, in the `_q4`, `_q4f16` and `_bnb4` files)? The interpreter dequantises them
+ * (../grad/blockQuantized.ts); the structure finders treat them as projections.
+ */
+export function isBlockQuantizedMatMul(n: { readonly opType: string; readonly domain: string }): boolean {
+  return n.domain === 'com.microsoft' && (n.opType === 'MatMulNBits' || n.opType === 'MatMulBnb4');
+}
 
 /** Is `n` a step of an out-projection path: a default-domain op of the list, or a 4-bit MatMul? */
 function onProjectionPath(n: OnnxNode): boolean {
-  return (PROJECTION_OPS.has(n.opType) && n.domain === '') || (BLOCK_QUANTIZED_MATMULS.has(n.opType) && n.domain === MS_DOMAIN);
+  return (PROJECTION_OPS.has(n.opType) && n.domain === '') || isBlockQuantizedMatMul(n);
 }
 
 /** Consumers that only read a tensor's shape. */
@@ -190,7 +195,7 @@ export function attentionBranch(g: GraphIndex, softmax: OnnxNode, what: string, 
       if (!blockInput || blockInput === t) return fail('the residual Add adds the attention output to itself.');
       return { value, attentionOutput, outProjection: t, residual, blockInput };
     }
-    if (n.opType === 'MatMul' || n.opType === 'Gemm' || n.opType === 'MatMulInteger' || BLOCK_QUANTIZED_MATMULS.has(n.opType)) projected = true;
+    if (n.opType === 'MatMul' || n.opType === 'Gemm' || n.opType === 'MatMulInteger' || isBlockQuantizedMatMul(n)) projected = true;
     t = n.outputs[0] ?? fail(`a ${n.opType} node on the out-projection path has no output.`);
   }
   return fail(`no residual Add was found after ${what}'s out-projection.`);
