@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './test';
 import { PNG } from 'pngjs';
 import { APP } from './hubPage';
 import { LensPage, pixelDifference, repoFile } from './lensPage';

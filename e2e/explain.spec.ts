@@ -5,7 +5,7 @@
  * scales; cancelling a relevance computation and running it again.
  */
 import { readFileSync } from 'node:fs';
-import { expect, test } from '@playwright/test';
+import { expect, test } from './test';
 import { PNG } from 'pngjs';
 import { makeScene, seededRandom, type Scene, type SceneObject } from '../src/testing/scenes';
 import { LensPage, pixelDifference } from './lensPage';

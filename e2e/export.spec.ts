@@ -3,7 +3,7 @@
  * the model's crop (the page's dim grey outside it), then the colour bar and caption; the JSON
  * holds exactly the numbers the page paints, with what produced them.
  */
-import { expect, test, type Download, type Page } from '@playwright/test';
+import { expect, test, type Download, type Page } from './test';
 import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { LensPage, repoFile } from './lensPage';

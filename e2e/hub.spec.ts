@@ -3,7 +3,7 @@
  * the Hub's URLs (e2e/hubServer.ts), never the network: download with progress, the cache, faults,
  * cancel, the storage manager, model folders from disk, and the fp16 / q8 weights.
  */
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Page } from './test';
 import { LensPage, repoFile, ROOT } from './lensPage';
 import { startHubServer, type HubServer } from './hubServer';
 import { APP, appWithHub, cachedFiles, MODEL_CACHE, modelFileRequests } from './hubPage';

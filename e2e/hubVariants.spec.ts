@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Page } from './test';
 import { VARIANTS, encoderFile } from '../src/model/folder';
 import { formatBytes } from '../src/model/catalog';
 import type { ModelVariant } from '../src/protocol';

@@ -4,7 +4,7 @@
  * axe finds nothing serious or critical on the main views. Screenshots are kept as artifacts.
  */
 import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { expect, test, type Page, type TestInfo } from './test';
 import { LensPage, repoFile } from './lensPage';
 
 async function noHorizontalScroll(page: Page): Promise<void> {

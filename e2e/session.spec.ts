@@ -1,4 +1,4 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Page } from './test';
 import { LensPage, repoFile } from './lensPage';
 
 const PROMPTS = ['a red square', 'a yellow circle', 'a blue star'];
