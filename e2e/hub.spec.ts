@@ -134,8 +134,8 @@ test('a Hub model: progress, analysed, stored whole; a reload uses the cache wit
   await page.getByTestId('storage-delete-all').click();
   await expect(page.getByTestId('storage-empty')).toBeVisible();
   expect(await page.evaluate(async (name) => caches.has(name), MODEL_CACHE)).toBe(false);
-  // The model in use stays loaded.
-  await lens.analyseScene(1, 'scene-3.png');
+  // The model in use stays loaded: a third image (after the restored scene and scene-2) is analysed.
+  await lens.analyseScene(2, 'scene-3.png');
 });
 
 test('a fresh visitor gets ViT-B/32 when the Hub answers, the bundled model with a note when not', async ({ browser }) => {
