@@ -1,7 +1,8 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defaultClientConditions, defineConfig, type Plugin } from 'vite';
+import { defaultClientConditions, defineConfig, loadEnv, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
+import { contentSecurityPolicy, type CspOptions } from './tools/build/csp.ts';
 
 /**
  * Cross-origin isolation (COOP + COEP) lets ONNX Runtime use multi-threaded WASM
@@ -36,13 +37,38 @@ function ortWasm(): Plugin {
   };
 }
 
-export default defineConfig({
-  base: './',
-  plugins: [react(), ortWasm()],
-  // Use ORT's build without the WASM inlined: the .wasm is served once, from /ort/.
-  resolve: { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] },
-  worker: { format: 'es' },
-  server: { headers: isolation },
-  preview: { headers: isolation },
-  build: { target: 'es2022', chunkSizeWarningLimit: 2000 },
+/**
+ * The Content-Security-Policy (tools/build/csp.ts, docs/hosting.md) in the built index.html, so
+ * that it holds on any static host. The dev server has none: its hot reload runs inline scripts
+ * and injects styles.
+ */
+function cspMeta(options: Omit<CspOptions, 'delivery'>): Plugin {
+  return {
+    name: 'clip-lens-csp',
+    apply: 'build',
+    // Right after <meta charset>, before anything the policy governs; the policy has no `"`.
+    transformIndexHtml: (html) => {
+      const meta = `<meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy({ ...options, delivery: 'meta' })}" />`;
+      const charset = /<meta charset="[^"]*" \/>/i;
+      if (!charset.test(html)) throw new Error('index.html needs a <meta charset> for the Content-Security-Policy to follow');
+      return html.replace(charset, (m) => `${m}\n    ${meta}`);
+    },
+  };
+}
+
+export default defineConfig(({ mode }) => {
+  const env = loadEnv(mode, process.cwd(), ['VITE_HUB_HOST', 'CSP_']);
+  const csp = { hubHost: env['VITE_HUB_HOST'], extraConnect: env['CSP_CONNECT_SRC'] };
+  return {
+    base: './',
+    plugins: [react(), ortWasm(), cspMeta(csp)],
+    // Use ORT's build without the WASM inlined: the .wasm is served once, from /ort/.
+    resolve: { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] },
+    worker: { format: 'es' },
+    server: { headers: isolation },
+    // The preview serves the build as a host should: isolated, and with the policy as a header,
+    // which also covers the workers (a <meta> policy applies to the page only).
+    preview: { headers: { ...isolation, 'Content-Security-Policy': contentSecurityPolicy({ ...csp, delivery: 'header' }) } },
+    build: { target: 'es2022', chunkSizeWarningLimit: 2000 },
+  };
 });

@@ -1,39 +1,38 @@
 /**
- * The browser tests' `test`: Playwright's, with one automatic check around every test. The page
- * records each Content-Security-Policy violation it sees (`securitypolicyviolation`, in the page
- * and, reported by the page, in its workers), and a test with any fails: a policy that breaks
- * part of the app, or code that needs more than the policy allows, is caught by every test.
+ * The browser tests' `test`: Playwright's, with one automatic check around every test. Every
+ * Content-Security-Policy violation during the test — in its pages, in pages of contexts it
+ * opens with `browser.newContext`, and in their workers (see cspWatch.ts) — fails it: a policy
+ * that breaks part of the app, or code that needs more than the policy allows, is caught by
+ * every test. A test that provokes a violation on purpose declares it with `csp.expect(match)`.
  */
 import { test as base, expect } from '@playwright/test';
+import { CspWatch, type Violation } from './cspWatch';
+
+export type { CspWatch };
 
 export { expect };
 export type { Download, Locator, Page, TestInfo } from '@playwright/test';
+export type { Violation };
 
-interface Violation {
-  directive: string;
-  blocked: string;
-  source: string;
-}
-
-declare global {
-  interface Window {
-    __cspViolations?: Violation[];
-  }
-}
-
-export const test = base.extend<{ cspGuard: void }>({
-  cspGuard: [
-    async ({ context }, use) => {
-      const seen: Violation[] = [];
-      await context.exposeBinding('__reportCspViolation', (_source, v: Violation) => void seen.push(v));
-      await context.addInitScript(() => {
-        document.addEventListener('securitypolicyviolation', (e) => {
-          const report = (window as unknown as { __reportCspViolation?: (v: unknown) => void }).__reportCspViolation;
-          report?.({ directive: e.effectiveDirective, blocked: e.blockedURI, source: `${e.sourceFile}:${e.lineNumber}` });
-        });
-      });
-      await use();
-      expect(seen, 'Content-Security-Policy violations').toEqual([]);
+export const test = base.extend<{ csp: CspWatch }>({
+  csp: [
+    async ({ browser, context }, use) => {
+      const watch = new CspWatch();
+      await watch.watchContext(context);
+      // Contexts a test opens itself (a second visitor) are watched too, for this test only.
+      const newContext = browser.newContext;
+      browser.newContext = async (...args) => {
+        const opened = await newContext.apply(browser, args);
+        await watch.watchContext(opened);
+        return opened;
+      };
+      try {
+        await use(watch);
+      } finally {
+        browser.newContext = newContext;
+        await watch.stop();
+      }
+      expect(watch.unexpected(), 'Content-Security-Policy violations').toEqual([]);
     },
     { auto: true },
   ],
