@@ -34,6 +34,9 @@ export function startWorker(): WorkerHandle {
   const threads = wasmThreads(params.get('threads'), self.crossOriginIsolated, navigator.hardwareConcurrency);
   // Gradient relevance: one thread unless `?gradthreads=N` asks (see WorkerInit.gradThreads).
   const gradThreads = wasmThreads(params.get('gradthreads'), self.crossOriginIsolated, 1);
-  void api.init({ ortBase: new URL('ort/', document.baseURI).href, backend: backendFromUrl(), threads, gradThreads });
+  // A shorter stall timeout for Hub downloads (`?stallsec=N`): tests of a stalled server use it.
+  const stall = Number(params.get('stallsec'));
+  const stallSeconds = Number.isFinite(stall) && stall > 0 ? { stallSeconds: stall } : {};
+  void api.init({ ortBase: new URL('ort/', document.baseURI).href, backend: backendFromUrl(), threads, gradThreads, ...stallSeconds });
   return api;
 }

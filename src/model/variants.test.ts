@@ -21,7 +21,10 @@ describe('the Hub listing of a repo', () => {
       { type: 'directory', oid: 'x', size: 0, path: 'onnx/extra' },
     ]);
     expect(files).not.toBeNull();
-    expect(variantsOfFiles(files ?? [])).toEqual([{ variant: 'fp32', bytes: 606 }, { variant: 'q4', bytes: 100 }]);
+    expect(variantsOfFiles(files ?? [])).toEqual([
+      { variant: 'fp32', bytes: 606, files: { 'onnx/vision_model.onnx': 352, 'onnx/text_model.onnx': 254 } },
+      { variant: 'q4', bytes: 100, files: { 'onnx/vision_model_q4.onnx': 60, 'onnx/text_model_q4.onnx': 40 } },
+    ]);
   });
 
   it('takes the LFS size over the entry size, and refuses what is not a listing', () => {
@@ -44,7 +47,9 @@ describe('the Hub listing of a repo', () => {
       const headers = have[file];
       return Promise.resolve(headers ? new Response(null, { status: 200, headers }) : new Response(null, { status: 404 }));
     };
-    expect(await listRepoVariants(REF, { fetch: fake })).toEqual([{ variant: 'q8', bytes: 154e6 }]);
+    expect(await listRepoVariants(REF, { fetch: fake })).toEqual([{
+      variant: 'q8', bytes: 154e6, files: { 'onnx/vision_model_quantized.onnx': 89e6, 'onnx/text_model_quantized.onnx': 65e6 },
+    }]);
     expect(asked.filter((a) => a.startsWith('HEAD'))).toHaveLength(16); // 8 variants × 2 encoders
   });
 

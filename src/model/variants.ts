@@ -20,6 +20,11 @@ export interface RepoVariant {
   bytes: number | null;
   /** True when `bytes` is a catalog's rounded figure, not the server's. */
   approximate?: boolean;
+  /**
+   * The two encoder files' sizes by repo-relative path, when the server gave both: the worker
+   * stops a download that brings more than this (../worker/hub/download.ts `expectedSize`).
+   */
+  files?: Readonly<Record<string, number>>;
 }
 
 /** A file of a listing: its repo-relative path and size in bytes (null when not given). */
@@ -36,7 +41,8 @@ export function variantsOfFiles(files: readonly ListedFile[]): RepoVariant[] {
     const vision = size.get(encoderFile('vision', variant));
     const text = size.get(encoderFile('text', variant));
     if (vision === undefined || text === undefined) continue;
-    out.push({ variant, bytes: vision !== null && text !== null ? vision + text : null });
+    if (vision === null || text === null) out.push({ variant, bytes: null });
+    else out.push({ variant, bytes: vision + text, files: { [encoderFile('vision', variant)]: vision, [encoderFile('text', variant)]: text } });
   }
   return out;
 }

@@ -30,7 +30,14 @@ export type ModelSource =
    * (`{host}/{repo}/resolve/{revision}/{file}`). The worker keeps complete, verified files in
    * Cache Storage and reads them from there on later loads, without any request.
    */
-  | { kind: 'hub'; id: string; host: string; repo: string; revision: string; variant: ModelVariant };
+  | {
+    kind: 'hub'; id: string; host: string; repo: string; revision: string; variant: ModelVariant;
+    /**
+     * Bytes of files as the Hub's listing gave them, by repo-relative path (the encoder files):
+     * a download that brings more is stopped. Absent when the listing was not available.
+     */
+    sizes?: Readonly<Record<string, number>>;
+  };
 
 export type Backend = 'webgpu' | 'wasm';
 
@@ -327,6 +334,11 @@ export interface WorkerInit {
    * were slower (docs/benchmarks.md), so more is opt-in (`?gradthreads=N`).
    */
   gradThreads?: number;
+  /**
+   * Seconds without a byte before a Hub download counts as stalled (default 60). Tests shorten it
+   * with `?stallsec=N` in the address.
+   */
+  stallSeconds?: number;
 }
 
 export interface LensWorkerApi {

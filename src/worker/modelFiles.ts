@@ -5,6 +5,7 @@
 import { formatWorkerError, type ModelSource } from '../protocol';
 import { encoderFile, MODEL_JSON_FILES } from '../model/folder';
 import { readHubFile } from './hub/hubFiles';
+import type { RetryPolicy } from './hub/download';
 
 export type Progress = (file: string, loaded: number, total: number | null) => void;
 
@@ -66,9 +67,12 @@ async function readBody(res: Response, file: string, onProgress: Progress, signa
   return out;
 }
 
-/** One file of the model folder as bytes. */
+/**
+ * One file of the model folder as bytes. `policy` governs Hub downloads (retries, the stall
+ * timeout); a Hub file listed with a size (`source.sizes`) may not bring more bytes than that.
+ */
 export async function readModelFile(source: ModelSource, path: string, onProgress: Progress,
-  signal: AbortSignal): Promise<Uint8Array> {
+  signal: AbortSignal, policy?: RetryPolicy): Promise<Uint8Array> {
   if (source.kind === 'files') {
     const blob = source.files[path];
     if (!blob) throw fetchError(path, 'the chosen folder has no such file.');
@@ -78,7 +82,9 @@ export async function readModelFile(source: ModelSource, path: string, onProgres
   if (source.kind === 'hub') {
     const shared = sharedAbort(signal);
     try {
-      const { bytes } = await readHubFile(source, path, (loaded, total) => onProgress(path, loaded, total), shared.signal);
+      const expectedSize = source.sizes?.[path] ?? null;
+      const { bytes } = await readHubFile(source, path, (loaded, total) => onProgress(path, loaded, total), shared.signal,
+        { expectedSize, ...(policy ? { policy } : {}) });
       return bytes;
     } catch (e) {
       shared.abort();
@@ -101,8 +107,8 @@ export async function readModelFile(source: ModelSource, path: string, onProgres
   return readBody(res, path, onProgress, signal);
 }
 
-export async function readModelJson(source: ModelSource, path: string, signal: AbortSignal): Promise<unknown> {
-  const bytes = await readModelFile(source, path, () => {}, signal);
+export async function readModelJson(source: ModelSource, path: string, signal: AbortSignal, policy?: RetryPolicy): Promise<unknown> {
+  const bytes = await readModelFile(source, path, () => {}, signal, policy);
   try {
     return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
   } catch {

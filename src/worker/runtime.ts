@@ -28,6 +28,7 @@ import { parsePreprocessorConfig, preprocess, type PreprocessorConfig } from '..
 import { decodeImage } from './decode';
 import { sessionErrorMessage } from './ortErrors';
 import { JSON_FILES, onnxPath, readModelFile, readModelJson } from './modelFiles';
+import { DEFAULT_RETRY, type RetryPolicy } from './hub/download';
 import { attentionSoftmaxOf, patchOutputs } from './onnx/attention';
 import { appendHeadReductions, assembleReduced, defaultOpset, reducesInGraph, type HeadReductionOutputs } from './onnx/headReduce';
 import { summarizeModel } from './onnx/graph';
@@ -140,6 +141,12 @@ export class ModelRuntime {
     setTfWasmThreads(opts.gradThreads ?? 1);
   }
 
+  /** Hub downloads' retry policy, with the page's stall timeout (`?stallsec=`, for tests). */
+  private downloadPolicy(): RetryPolicy {
+    const s = this.opts.stallSeconds;
+    return s !== undefined && s > 0 ? { ...DEFAULT_RETRY, stallMs: s * 1000 } : DEFAULT_RETRY;
+  }
+
   counters(): RunCounters {
     return { ...this.runs };
   }
@@ -154,7 +161,7 @@ export class ModelRuntime {
     this.loads.set(requestId, abort);
     try {
       const [config, preprocessorConfig, tokenizerJson, tokenizerConfig] = await Promise.all(
-        JSON_FILES.map((f) => readModelJson(source, f, abort.signal)));
+        JSON_FILES.map((f) => readModelJson(source, f, abort.signal, this.downloadPolicy())));
       let shape: ClipShape;
       let preprocessor: PreprocessorConfig;
       try {
@@ -166,8 +173,8 @@ export class ModelRuntime {
       const progress = (file: string, loaded: number, total: number | null) =>
         onProgress({ requestId, file, loaded, total });
       const [visionBytes, textBytes] = await Promise.all([
-        readModelFile(source, onnxPath('vision', source), progress, abort.signal),
-        readModelFile(source, onnxPath('text', source), progress, abort.signal),
+        readModelFile(source, onnxPath('vision', source), progress, abort.signal, this.downloadPolicy()),
+        readModelFile(source, onnxPath('text', source), progress, abort.signal, this.downloadPolicy()),
       ]);
       const t0 = performance.now();
       const visionPatch = patchEncoder(visionBytes, shape.vision.layers, 'vision', shape.vision.heads, reducesInGraph(shape.vision));

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import {
-  ByteSink, DEFAULT_RETRY, DownloadError, downloadFile, httpErrorMessage, isTransientStatus, parseContentRange,
-  rangeHeaders, resumeDecision, retryDelayMs, type RetryPolicy,
+  ByteSink, DEFAULT_RETRY, DownloadError, diagnoseFetchFailure, downloadFile, formatWait, httpErrorMessage, isTransientStatus,
+  parseContentRange, rangeHeaders, resumeDecision, retryAfterMs, retryDelayMs, type RetryPolicy,
 } from './download';
 
 const FILE = Uint8Array.from({ length: 1000 }, (_, i) => i % 251);
@@ -265,5 +265,113 @@ describe('downloadFile', () => {
     const got = await downloadFile('u', 'f', { signal: new AbortController().signal, fetch: fetchFn, policy: { ...fast, stallMs: 30 }, sleep: noSleep });
     expect(got.bytes).toEqual(FILE);
     expect(calls).toBe(2);
+  });
+
+  test('Retry-After: a short wait is waited out, a long one ends at once with "try again in N"', async () => {
+    const slept: number[] = [];
+    const sleep = async (ms: number) => { slept.push(ms); };
+    const busy = (after: string) => new Response('slow down', { status: 429, headers: { 'Retry-After': after } });
+    const short = server((_r, attempt) => (attempt === 1 ? busy('1') : ok(FILE)));
+    const got = await downloadFile('u', 'f', { signal: new AbortController().signal, fetch: short.fetchFn, policy: fast, sleep });
+    expect(got.bytes).toEqual(FILE);
+    expect(slept).toEqual([1000]);
+    const long = server(() => busy('120'));
+    const e = await failure(downloadFile('u', 'onnx/vision_model.onnx', { signal: new AbortController().signal, fetch: long.fetchFn, policy: fast, sleep }));
+    expect(e.kind).toBe('rate-limited');
+    expect(e.message).toBe('onnx/vision_model.onnx: the Hub is rate-limiting downloads (HTTP 429): try again in 2 min.');
+    expect(long.seen.length).toBe(1);
+  });
+
+  test('429 without Retry-After is retried, then reported as rate-limiting', async () => {
+    const { fetchFn } = server(() => new Response('', { status: 429 }));
+    const e = await failure(download(fetchFn));
+    expect(e.kind).toBe('rate-limited');
+    expect(e.message).toMatch(/rate-limiting downloads \(HTTP 429\), still after 5 attempts: try again in a minute/);
+  });
+
+  test('headers, then silence: after maxStalls stalled attempts, "timed out: no data for N s"', async () => {
+    let calls = 0;
+    const fetchFn = (async (_u: RequestInfo | URL, init?: RequestInit) => {
+      calls++;
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          init?.signal?.addEventListener('abort', () => c.error(new DOMException('aborted', 'AbortError')));
+        },
+      });
+      return new Response(stream, { headers: { 'Content-Length': '1000' } });
+    }) as typeof fetch;
+    const e = await failure(downloadFile('u', 'onnx/vision_model.onnx', { signal: new AbortController().signal, fetch: fetchFn, policy: { ...fast, stallMs: 20 }, sleep: noSleep }));
+    expect(e.kind).toBe('timeout');
+    expect(e.message).toMatch(/^onnx\/vision_model\.onnx timed out: no data for 1 s \(2 attempts\)/);
+    expect(calls).toBe(DEFAULT_RETRY.maxStalls);
+  });
+
+  test('a body longer than the listed size is stopped; an announced size over it is refused before the body', async () => {
+    const longer = server(() => new Response(body(new Uint8Array(3000)), { status: 200 }));
+    const e = await failure(downloadFile('u', 'f.onnx', { signal: new AbortController().signal, fetch: longer.fetchFn, policy: fast, sleep: noSleep, expectedSize: 1000 }));
+    expect(e.kind).toBe('too-large');
+    expect(e.message).toMatch(/f\.onnx is larger than it said: more bytes arrived, more than the 1,000 bytes the Hub listed/);
+    const huge = server(() => ok(FILE, { length: 50e9 }));
+    const e2 = await failure(downloadFile('u', 'f.onnx', { signal: new AbortController().signal, fetch: huge.fetchFn, policy: fast, sleep: noSleep, expectedSize: 1000 }));
+    expect(e2.message).toMatch(/the server announces 50\.00 GB, more than the 1,000 bytes/);
+  });
+
+  test('a compressed transfer (body longer than Content-Length) is kept whole; progress counts towards the listed size', async () => {
+    const { fetchFn } = server(() => ok(FILE, { length: 300 }));
+    const totals: (number | null)[] = [];
+    const got = await downloadFile('u', 'f', { signal: new AbortController().signal, fetch: fetchFn, policy: fast, sleep: noSleep, expectedSize: 1000,
+      onProgress: (_l, t) => totals.push(t) });
+    expect(got.bytes).toEqual(FILE);
+    expect(new Set(totals)).toEqual(new Set([1000]));
+    // Without a listing, progress shows no total once the body outgrows the announced one.
+    const unlisted: (number | null)[] = [];
+    await downloadFile('u', 'f', { signal: new AbortController().signal, fetch: fetchFn, policy: fast, sleep: noSleep, onProgress: (l, t) => unlisted.push(l > 300 ? t : 0) });
+    expect(unlisted.at(-1)).toBeNull();
+  });
+});
+
+describe('what "Failed to fetch" hides', () => {
+  const probing = (answer: (init: RequestInit) => Response | Error) => {
+    const asked: RequestInit[] = [];
+    const fetchFn = (async (_u: RequestInfo | URL, init?: RequestInit) => {
+      asked.push(init ?? {});
+      const r = answer(init ?? {});
+      if (r instanceof Error) throw r;
+      return r;
+    }) as typeof fetch;
+    return { asked, fetchFn };
+  };
+  const redirectResponse = () => Object.defineProperty(new Response(null), 'type', { value: 'opaqueredirect' });
+
+  test('a redirect the browser would not follow, a CORS refusal, a network that is down', async () => {
+    const signal = new AbortController().signal;
+    const loop = probing(() => redirectResponse());
+    expect(await diagnoseFetchFailure('u', loop.fetchFn, signal)).toBe('redirect');
+    expect(loop.asked[0]).toMatchObject({ method: 'HEAD', redirect: 'manual' });
+    const cors = probing((init) => (init.mode === 'no-cors' ? new Response(null) : new TypeError('Failed to fetch')));
+    expect(await diagnoseFetchFailure('u', cors.fetchFn, signal)).toBe('cors');
+    const down = probing(() => new TypeError('Failed to fetch'));
+    expect(await diagnoseFetchFailure('u', down.fetchFn, signal)).toBe('network');
+  });
+
+  test('downloadFile names the cause once its retries are spent', async () => {
+    const { fetchFn } = probing((init) => (init.redirect === 'manual' ? redirectResponse() : new TypeError('Failed to fetch')));
+    const e = await failure(download(fetchFn));
+    expect(e.kind).toBe('redirect');
+    expect(e.message).toMatch(/too many redirects/);
+    const cors = probing((init) => (init.mode === 'no-cors' ? new Response(null) : new TypeError('Failed to fetch')));
+    const e2 = await failure(download(cors.fetchFn));
+    expect(e2.kind).toBe('cors');
+    expect(e2.message).toMatch(/CORS headers do not allow this page/);
+  });
+
+  test('Retry-After as seconds or a date; waits in words', () => {
+    expect(retryAfterMs('30', 0)).toBe(30_000);
+    expect(retryAfterMs('Thu, 01 Jan 1970 00:01:00 GMT', 15_000)).toBe(45_000);
+    expect(retryAfterMs('soon', 0)).toBeNull();
+    expect(retryAfterMs(null, 0)).toBeNull();
+    expect(formatWait(45_000)).toBe('45 s');
+    expect(formatWait(60_000)).toBe('60 s');
+    expect(formatWait(600_000)).toBe('10 min');
   });
 });

@@ -16,6 +16,11 @@ export type DownloadErrorKind =
   | 'http' // another HTTP error, or a transient one that kept happening
   | 'network' // the connection kept failing
   | 'truncated' // the server stopped sending before the end and resuming did not help
+  | 'rate-limited' // 429 (or 503) with a Retry-After longer than is worth waiting for here
+  | 'timeout' // connections kept stalling: no byte arrived for `stallMs`
+  | 'too-large' // more bytes than the Hub's listing said the file has
+  | 'redirect' // fetch failed after a redirect: too many redirects (a loop), or a target that refuses this page
+  | 'cors' // the server answers, but its CORS headers do not let this page read the file
   | 'memory'; // the browser could not allocate a buffer for the file
 
 export class DownloadError extends Error {
@@ -39,13 +44,42 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** Abort an attempt when no byte arrives for this long (a stalled connection). */
   stallMs: number;
+  /**
+   * Consecutive stalled attempts (no byte for `stallMs`, none of them making progress) before
+   * giving up: each costs `stallMs`, so fewer than `maxFailures`.
+   */
+  maxStalls: number;
+  /** The longest `Retry-After` waited out in place; a longer one ends the download with it. */
+  maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxFailures: 5, maxAttempts: 30, baseDelayMs: 300, maxDelayMs: 8000, stallMs: 30_000 };
+/**
+ * A minute of silence is a stall, not a slow link (a slow link still sends something): two in a
+ * row end the download with a "timed out" message rather than five minutes of waiting.
+ */
+export const DEFAULT_RETRY: RetryPolicy = { maxFailures: 5, maxAttempts: 30, baseDelayMs: 300, maxDelayMs: 8000, stallMs: 60_000, maxStalls: 2, maxRetryAfterMs: 10_000 };
 
 /** Statuses worth retrying: the server or a proxy is busy or failing, not the request wrong. */
 export function isTransientStatus(status: number): boolean {
   return status === 408 || status === 425 || status === 429 || (status >= 500 && status <= 599);
+}
+
+/**
+ * A `Retry-After` header in milliseconds from `nowMs`: delta-seconds (`120`) or an HTTP date;
+ * null when absent or unreadable (a cross-origin server must expose it for the page to see it).
+ */
+export function retryAfterMs(header: string | null, nowMs: number): number | null {
+  if (header === null) return null;
+  const text = header.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isFinite(at) ? Math.max(0, at - nowMs) : null;
+}
+
+/** `45 s`, `3 min`: how long to wait, for messages. */
+export function formatWait(ms: number): string {
+  const s = Math.ceil(ms / 1000);
+  return s < 90 ? `${s} s` : `${Math.round(s / 60)} min`;
 }
 
 /**
@@ -189,6 +223,12 @@ export interface DownloadOptions {
   /** Bytes held so far and the full size when known; called for every chunk. */
   onProgress?: (loaded: number, total: number | null) => void;
   policy?: RetryPolicy;
+  /**
+   * The file's size as the Hub's listing gave it, when known: a body longer than this is stopped
+   * (a server that sends more than it said, or a 50 GB file behind a small listing), and progress
+   * counts towards it (a compressed transfer's Content-Length is the compressed size).
+   */
+  expectedSize?: number | null;
   /** Replaced in tests. */
   fetch?: typeof fetch;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -253,25 +293,58 @@ export async function downloadFile(url: string, file: string, opts: DownloadOpti
   let failures = 0;
   let lastProblem = '';
   let lastKind: DownloadErrorKind = 'network';
+  let lastStatus = 0;
+  let stalls = 0;
+  const expected = opts.expectedSize ?? null;
+  let received = 0; // bytes the current attempt brought: progress resets the failure count
 
-  /** Counts a failed attempt; throws when the policy says stop, else waits before the next one. */
-  const failed = async (kind: DownloadErrorKind, problem: string, madeProgress: boolean) => {
+  /**
+   * Counts a failed attempt; throws when the policy says stop, else waits before the next one
+   * (`waitMs` when the server said how long, e.g. Retry-After).
+   */
+  const failed = async (kind: DownloadErrorKind, problem: string, madeProgress: boolean, waitMs: number | null = null) => {
     failures = madeProgress ? 1 : failures + 1;
+    stalls = madeProgress ? 0 : stalls;
     lastKind = kind;
     lastProblem = problem;
-    if (failures >= policy.maxFailures || attempts >= policy.maxAttempts) throw giveUp();
-    await sleep(retryDelayMs(failures, policy), signal);
+    if (kind === 'timeout' && ++stalls >= policy.maxStalls) throw giveUp();
+    if (failures >= policy.maxFailures || attempts >= policy.maxAttempts) throw await diagnosed(giveUp());
+    await sleep(waitMs ?? retryDelayMs(failures, policy), signal);
   };
+  const times = () => `${attempts} attempt${attempts === 1 ? '' : 's'}`;
   const giveUp = () => {
     const held = sink?.length ?? 0;
-    const times = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
+    if (lastKind === 'timeout') {
+      return new DownloadError('timeout', `${file} timed out: no data for ${formatWait(policy.stallMs)} (${times()}). The server or the connection stalled: retry later.`);
+    }
     if (known?.total && held > 0 && held < known.total) {
       // Part of the file arrived and resuming could not fetch the rest: that is what to say.
-      return new DownloadError('truncated', `${file} is incomplete: the server stopped sending at ${formatMB(held)} of ${formatMB(known.total)} (${times}, resuming did not help: ${lastProblem}). Retry later.`);
+      return new DownloadError('truncated', `${file} is incomplete: the server stopped sending at ${formatMB(held)} of ${formatMB(known.total)} (${times()}, resuming did not help: ${lastProblem}). Retry later.`);
     }
-    if (lastKind === 'http') return new DownloadError('http', `${file}: ${lastProblem}, still after ${times}. The server may be busy: retry later.`);
-    return new DownloadError('network', `${file}: ${lastProblem}, still after ${times}. Check the connection and retry.`);
+    if (lastKind === 'http' && lastStatus === 429) {
+      return new DownloadError('rate-limited', `${file}: the Hub is rate-limiting downloads (HTTP 429), still after ${times()}: try again in a minute.`);
+    }
+    if (lastKind === 'http') return new DownloadError('http', `${file}: ${lastProblem}, still after ${times()}. The server may be busy: retry later.`);
+    return new DownloadError('network', `${file}: ${lastProblem}, still after ${times()}. Check the connection and retry.`);
   };
+  /**
+   * When fetch itself kept failing, the browser says only "Failed to fetch": two small probes tell
+   * a redirect problem and a CORS refusal from a network that is down (see {@link diagnoseFetchFailure}).
+   */
+  const diagnosed = async (e: DownloadError): Promise<DownloadError> => {
+    if (e.kind !== 'network' || received > 0 || sink?.length) return e;
+    const cause = await diagnoseFetchFailure(url, doFetch, signal);
+    if (cause === 'redirect') {
+      return new DownloadError('redirect', `${file}: too many redirects — the server keeps redirecting (a redirect loop?), or the address it redirects to does not allow this page (${times()}). Check the Hub address.`);
+    }
+    if (cause === 'cors') {
+      return new DownloadError('cors', `${file}: the server answers, but the server's CORS headers do not allow this page to read the file (no Access-Control-Allow-Origin for this site). A Hub mirror must send them: check the Hub address.`);
+    }
+    return e;
+  };
+  /** `more bytes arrived` / `the server announces 50.00 GB`: what exceeded the listing. */
+  const tooLarge = (what: string) => new DownloadError('too-large',
+    `${file} is larger than it said: ${what}, more than the ${formatMB(expected ?? 0)} the Hub listed, so the download was stopped and nothing was stored. The repository or the server is broken: retry later, or pick another variant.`);
 
   for (;;) {
     if (signal.aborted) throw cancelled();
@@ -287,7 +360,7 @@ export async function downloadFile(url: string, file: string, opts: DownloadOpti
       clearTimeout(stallTimer);
       stallTimer = setTimeout(() => { stalled = true; attempt.abort(); }, policy.stallMs);
     };
-    let received = 0; // bytes this attempt brought: progress resets the failure count
+    received = 0;
     try {
       armStall();
       let res: Response;
@@ -295,7 +368,8 @@ export async function downloadFile(url: string, file: string, opts: DownloadOpti
         res = await doFetch(url, { signal: attempt.signal, cache: 'no-store', headers: rangeHeaders(offset) });
       } catch (e) {
         if (signal.aborted) throw cancelled();
-        await failed('network', stalled ? 'the server stopped answering' : `the network request failed (${errorText(e)})`, false);
+        if (stalled) await failed('timeout', 'the server stopped answering', false);
+        else await failed('network', `the network request failed (${errorText(e)})`, false);
         continue;
       }
       if (res.status === 416 && offset > 0) {
@@ -309,7 +383,14 @@ export async function downloadFile(url: string, file: string, opts: DownloadOpti
       if (!res.ok) {
         void res.body?.cancel().catch(() => undefined);
         if (isTransientStatus(res.status)) {
-          await failed('http', `the server answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`, false);
+          lastStatus = res.status;
+          const wait = retryAfterMs(res.headers.get('Retry-After'), Date.now());
+          if (wait !== null && wait > policy.maxRetryAfterMs) {
+            // The server says how long: longer than is worth holding a download open for.
+            const what = res.status === 429 ? 'the Hub is rate-limiting downloads (HTTP 429)' : `the server is unavailable (HTTP ${res.status})`;
+            throw new DownloadError(res.status === 429 ? 'rate-limited' : 'http', `${file}: ${what}: try again in ${formatWait(wait)}.`);
+          }
+          await failed('http', `the server answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`, false, wait);
           continue;
         }
         const kind = res.status === 404 ? 'not-found' : res.status === 401 || res.status === 403 ? 'denied' : 'http';
@@ -333,11 +414,19 @@ export async function downloadFile(url: string, file: string, opts: DownloadOpti
         await failed('http', 'the server sent a different part of the file than asked', false);
         continue;
       }
+      if (expected !== null && decision.total !== null && decision.total > expected) {
+        void res.body?.cancel().catch(() => undefined);
+        throw tooLarge(`the server announces ${formatMB(decision.total)}`);
+      }
       if (decision.action === 'replace' && sink) sink.reset(decision.total);
       const s = sink ?? (sink = new ByteSink(decision.total));
       known = { total: decision.total, etag: decision.etag };
       contentType = type || contentType;
-      opts.onProgress?.(s.length, known.total);
+      // What progress counts towards: the listing's size when known, else the announced one
+      // until the body outgrows it (a compressed transfer announces the compressed size).
+      const total = known.total;
+      const shownTotal = () => expected ?? (total !== null && s.length <= total ? total : null);
+      opts.onProgress?.(s.length, shownTotal());
       if (!res.body) {
         s.append(new Uint8Array(await res.arrayBuffer()));
       } else {
@@ -348,12 +437,18 @@ export async function downloadFile(url: string, file: string, opts: DownloadOpti
             if (done) break;
             armStall();
             received += value.byteLength;
+            if (expected !== null && s.length + value.byteLength > expected) {
+              void reader.cancel().catch(() => undefined);
+              throw tooLarge('more bytes arrived');
+            }
             s.append(value);
-            opts.onProgress?.(s.length, known.total);
+            opts.onProgress?.(s.length, shownTotal());
           }
         } catch (e) {
+          if (e instanceof DownloadError) throw e;
           if (signal.aborted) throw cancelled();
-          await failed(stalled ? 'network' : 'truncated', stalled ? 'the download stalled' : `the connection broke (${errorText(e)})`, received > 0);
+          if (stalled) await failed('timeout', 'the download stalled', received > 0);
+          else await failed('truncated', `the connection broke (${errorText(e)})`, received > 0);
           continue;
         }
       }
@@ -368,6 +463,36 @@ export async function downloadFile(url: string, file: string, opts: DownloadOpti
       signal.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/**
+ * Why `fetch(url)` rejects, as far as a page can tell: a HEAD that does not follow redirects
+ * comes back as a redirect (`redirect`: following it failed — too many hops, or a target without
+ * CORS headers), or only a `no-cors` request gets an answer (`cors`: the server is there but does
+ * not let this page read it), or neither answers (`network`). A probe that takes over 5 s counts
+ * as no answer.
+ */
+export async function diagnoseFetchFailure(url: string, doFetch: typeof fetch, signal: AbortSignal): Promise<'redirect' | 'cors' | 'network'> {
+  const probe = async (init: RequestInit): Promise<Response | null> => {
+    const c = new AbortController();
+    const onAbort = () => c.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(onAbort, 5000);
+    try {
+      return await doFetch(url, { ...init, method: 'HEAD', cache: 'no-store', signal: c.signal });
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  };
+  const manual = await probe({ redirect: 'manual' });
+  if (signal.aborted) throw cancelled();
+  if (manual) return manual.type === 'opaqueredirect' ? 'redirect' : 'network';
+  const opaque = await probe({ mode: 'no-cors' });
+  if (signal.aborted) throw cancelled();
+  return opaque ? 'cors' : 'network';
 }
 
 function errorText(e: unknown): string {

@@ -23,7 +23,7 @@ export interface HubFileResult {
  *   `model-fetch` (HTTP, network, memory) or `model-format` (the file is not what it should be).
  */
 export async function readHubFile(ref: HubRef, file: string, onProgress: (loaded: number, total: number | null) => void,
-  signal: AbortSignal, options: Pick<DownloadOptions, 'fetch' | 'policy' | 'sleep'> = {}): Promise<HubFileResult> {
+  signal: AbortSignal, options: Pick<DownloadOptions, 'fetch' | 'policy' | 'sleep' | 'expectedSize'> = {}): Promise<HubFileResult> {
   const url = hubFileUrl(ref, file);
   const cached = await readCachedFile(url).catch(() => null);
   if (cached) {

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { modelFile } from '../../testing/golden';
 import { looksLikeHtml, VerifyError, verifyFile } from './verify';
@@ -55,6 +56,13 @@ describe('verifyFile', () => {
   test('truncated JSON and empty files are refused', () => {
     expect(problem(() => verifyFile('tokenizer.json', text('{"model": {"vocab": {"a": 1'), null)).problem).toBe('json');
     expect(problem(() => verifyFile('config.json', new Uint8Array(0), null)).problem).toBe('empty');
+  });
+
+  test('gzip-compressed bytes (a .gz served as the file, no Content-Encoding) are named as such', () => {
+    const gz = gzipSync(vision);
+    const e = problem(() => verifyFile('onnx/vision_model.onnx', new Uint8Array(gz), gz.length));
+    expect(e.problem).toBe('gzip');
+    expect(e.message).toMatch(/arrived as gzip-compressed bytes/);
   });
 });
 

@@ -1,13 +1,13 @@
 /**
  * Checks a downloaded file before it may enter the cache, so that a broken download never
- * poisons it: the size matches what the server announced, the bytes are not a web page, an
- * `.onnx` file walks as a complete ONNX `ModelProto`, a `.json` file parses.
+ * poisons it: the size matches what the server announced, the bytes are neither a web page nor
+ * gzip-compressed, an `.onnx` file walks as a complete ONNX `ModelProto`, a `.json` file parses.
  */
 import { UnsupportedModelError } from '../onnx/errors';
 import { summarizeModel } from '../onnx/graph';
 
 /** Why a file was refused; `message` is for people. */
-export type VerifyProblem = 'size' | 'html' | 'not-onnx' | 'truncated' | 'json' | 'empty';
+export type VerifyProblem = 'size' | 'html' | 'gzip' | 'not-onnx' | 'truncated' | 'json' | 'empty';
 
 export class VerifyError extends Error {
   constructor(readonly problem: VerifyProblem, message: string) {
@@ -42,6 +42,11 @@ export function verifyFile(file: string, bytes: Uint8Array, expectedSize: number
   if (bytes.byteLength === 0) throw new VerifyError('empty', `${file} is empty: the server sent no data.`);
   if (looksLikeHtml(bytes)) {
     throw new VerifyError('html', `${file} is a web page (HTML), not the model file: check the repo id and the Hub address.`);
+  }
+  // gzip's magic number: a compressed file served as is (no Content-Encoding for the browser to
+  // undo). Neither an ONNX file (field 1, a varint: 0x08) nor JSON starts with it.
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    throw new VerifyError('gzip', `${file} arrived as gzip-compressed bytes, not the model file: the server sends a compressed copy without saying so (no Content-Encoding: gzip). Check the Hub address or the mirror's setup.`);
   }
   if (file.endsWith('.onnx')) {
     try {
