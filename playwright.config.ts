@@ -69,8 +69,9 @@ export default defineConfig({
       timeout: 240_000,
       // Downloading, caching and the tfjs explanations do not depend on ORT's backend: those
       // specs run on the WASM project only (full-size ViT-B/32 on SwiftShader would also take minutes);
-      // so do the address and the stored session (session.spec.ts) and export (export.spec.ts).
-      testIgnore: /(hub\w*|explain|session|export)\.spec\.ts/,
+      // so do the address and the stored session (session.spec.ts), export (export.spec.ts) and the
+      // Content-Security-Policy (csp.spec.ts; every test still checks for violations).
+      testIgnore: /(hub\w*|explain|session|export|csp)\.spec\.ts/,
       use: {
         browserName: 'chromium',
         launchOptions: {
