@@ -3,8 +3,10 @@
  * (with Retry) and notes, and the stored-models manager.
  */
 import { formatBytes } from '../model/catalog';
-import { useLens } from '../state/store';
-import { cancelLoad, retryModel } from './modelChoice';
+import { choiceLabel } from '../model/hub';
+import { MODEL_MEMORY_SHARE } from '../model/memoryBudget';
+import { useLens, type SizeOffer } from '../state/store';
+import { cancelLoad, loadChoice, pinVariant, retryModel } from './modelChoice';
 import { ModelPicker } from './ModelPicker';
 import { StorageManager } from './StorageManager';
 import { SessionControls } from './SessionControls';
@@ -53,8 +55,33 @@ export function ModelBar() {
           )}
         </span>
       )}
+      {model.sizeOffer && <SizeOfferNote offer={model.sizeOffer} onDismiss={() => setModel({ sizeOffer: null })} />}
       <StorageManager />
       <SessionControls />
     </header>
+  );
+}
+
+/** A download held back because the model is too big for this device: load a smaller variant, or go on. */
+function SizeOfferNote({ offer, onDismiss }: { offer: SizeOffer; onDismiss: () => void }) {
+  const memory = offer.deviceMemoryGB !== null
+    ? `this device has about ${offer.deviceMemoryGB} GB of memory`
+    : 'the browser does not say how much memory this device has, so 4 GB is assumed';
+  const share = MODEL_MEMORY_SHARE === 0.25 ? 'a quarter' : `${Math.round(MODEL_MEMORY_SHARE * 100)} %`;
+  const { smaller } = offer;
+  return (
+    <span className="note size-offer" role="alert" data-testid="size-offer" data-bytes={offer.bytes} data-budget={offer.budget}>
+      Not downloaded: {choiceLabel(offer.choice)} ({offer.choice.variant}) is {formatBytes(offer.bytes)}, too big for this device
+      ({memory}; a model may take {share} of it, {formatBytes(offer.budget)}, since loading holds several copies of its weights).
+      {smaller ? ` The ${smaller.choice.variant} weights (${formatBytes(smaller.bytes)}) fit.` : ' No variant of it fits: pick a smaller model.'}{' '}
+      {smaller && (
+        <button type="button" data-testid="size-offer-smaller" onClick={() => {
+          pinVariant(smaller.choice.variant);
+          void loadChoice(smaller.choice);
+        }}>Load {smaller.choice.variant} ({formatBytes(smaller.bytes)})</button>
+      )}
+      <button type="button" data-testid="size-offer-anyway" onClick={() => void loadChoice(offer.choice, { anyway: true })}>Download anyway</button>
+      <button type="button" aria-label="Dismiss" onClick={onDismiss}>×</button>
+    </span>
   );
 }

@@ -11,9 +11,10 @@ import {
   type ModelChoice,
 } from '../model/hub';
 import { cachedVariants } from '../model/modelCache';
-import { defaultVariant, listRepoVariants, type RepoVariant } from '../model/variants';
-import { useLens } from '../state/store';
-import { bundledSource, cancelModelLoad, loadModel } from './pipeline';
+import { modelBudgetBytes, tooBig } from '../model/memoryBudget';
+import { BACKEND_PREFERENCE, defaultVariant, listRepoVariants, type RepoVariant } from '../model/variants';
+import { useLens, type SizeOffer } from '../state/store';
+import { bundledSource, cancelModelLoad, holdLoad, loadModel } from './pipeline';
 
 const STORAGE_KEY = 'clip-lens.model';
 /** The weights variant the person last picked in the Weights menu: it wins over the default. */
@@ -157,15 +158,52 @@ export function sourceFor(choice: ModelChoice): ModelSource | null {
   }
 }
 
+/** `navigator.deviceMemory` in GB, where the browser tells (Chromium only). */
+function deviceMemoryGB(): number | null {
+  const gb = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
+  return typeof gb === 'number' && gb > 0 ? gb : null;
+}
+
+/**
+ * Before downloading a Hub variant: its listed size against what this device can hold
+ * (../model/memoryBudget.ts). Returns the listing's file sizes for the worker (a download that
+ * brings more is stopped), or an offer when the variant is too big. A stored variant downloads
+ * nothing and is not checked.
+ */
+async function checkHubSize(choice: ModelChoice & { kind: 'hub' }): Promise<{ sizes?: Readonly<Record<string, number>>; offer?: SizeOffer }> {
+  const [variants, stored, backend] = await Promise.all([
+    hubVariants(choice.repo, choice.revision),
+    cachedVariants({ host: hubHost(), repo: choice.repo, revision: choice.revision }).catch((): ModelVariant[] => []),
+    expectedBackend(),
+  ]);
+  const listed = variants?.find((v) => v.variant === choice.variant);
+  const sizes = listed?.files ? { sizes: listed.files } : {};
+  if (!variants || stored.includes(choice.variant)) return sizes;
+  const memory = deviceMemoryGB();
+  const big = tooBig(variants, choice.variant, modelBudgetBytes(memory), BACKEND_PREFERENCE[backend]);
+  if (!big) return sizes;
+  const smaller = big.smaller && big.smaller.bytes !== null ? { choice: { ...choice, variant: big.smaller.variant }, bytes: big.smaller.bytes } : null;
+  return { ...sizes, offer: { choice, bytes: big.bytes, budget: big.budget, deviceMemoryGB: memory, smaller } };
+}
+
 /**
  * Loads a choice from the picker; on success remembers it for the next visit (folders cannot be
- * re-opened without the person, so they are not remembered).
+ * re-opened without the person, so they are not remembered). A Hub variant too big for this
+ * device is not downloaded: the bar offers a smaller one, or to go on anyway (`anyway`).
  */
-export async function loadChoice(choice: ModelChoice, options: { remember?: boolean; note?: string; failed?: ModelChoice } = {}): Promise<boolean> {
-  const source = sourceFor(choice);
+export async function loadChoice(choice: ModelChoice, options: { remember?: boolean; note?: string; failed?: ModelChoice; anyway?: boolean } = {}): Promise<boolean> {
+  let source = sourceFor(choice);
   if (!source) {
     useLens.getState().setModel({ error: 'Pick the model folder again: the browser does not keep access to it.' });
     return false;
+  }
+  if (choice.kind === 'hub' && source.kind === 'hub') {
+    const { sizes, offer } = await checkHubSize(choice);
+    if (offer && !options.anyway) {
+      holdLoad(offer);
+      return false;
+    }
+    if (sizes) source = { ...source, sizes };
   }
   const ok = await loadModel(source, {
     choice, ...(options.note !== undefined ? { note: options.note } : {}), ...(options.failed ? { failed: options.failed } : {}),

@@ -9,7 +9,7 @@ import { parseClipConfig, type ClipShape } from '../model/config';
 import { choiceLabel, type ModelChoice } from '../model/hub';
 import { ClipTextTokenizer } from '../text/tokenizer';
 import { clearResults, forgetImage, imageResults, promptResults } from '../state/results';
-import { useLens, type ImageEntry } from '../state/store';
+import { useLens, type ImageEntry, type SizeOffer } from '../state/store';
 import { ProgressMeter } from './progressMeter';
 import { newRequestId, startWorker, type WorkerHandle } from './workerClient';
 
@@ -87,7 +87,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
   const requestId = newRequestId();
   loadRequest = requestId;
   const choice = options.choice ?? choiceOfSource(source);
-  setModel({ status: 'loading', id: source.id, variant: source.variant, progress: null, error: null, choice, failed: null, note: null });
+  setModel({ status: 'loading', id: source.id, variant: source.variant, progress: null, error: null, choice, failed: null, note: null, sizeOffer: null });
   const meter = new ProgressMeter();
   let lastShown = 0;
   try {
@@ -161,9 +161,23 @@ async function restorePrevious(extra: { failed: ModelChoice | null; error: strin
   await refreshPrompts();
 }
 
+/**
+ * A load not started: the model is too big for this device (see ./modelChoice.ts). The model
+ * loaded before, if any, is the page's model again (the picker had switched to "loading").
+ */
+export function holdLoad(offer: SizeOffer): void {
+  const { setModel } = useLens.getState();
+  if (loaded) {
+    setModel({ status: 'ready', id: loaded.info.id, variant: loaded.info.variant, choice: loaded.choice, progress: null, note: null, error: null, sizeOffer: offer });
+  } else {
+    setModel({ status: 'idle', progress: null, note: null, error: null, sizeOffer: offer });
+  }
+}
+
 /** Adds advice to errors whose cause a person cannot guess from ONNX Runtime's wording. */
 function explainLoadError(message: string): string {
-  if (/out of memory|\boom\b|allocat|array buffer|memory access out of bounds/i.test(message)) {
+  // The worker's own memory messages already say what to pick.
+  if (/out of memory|\boom\b|allocat|array buffer|bad_alloc|memory access out of bounds/i.test(message) && !/\bq8\b/.test(message)) {
     return `${message} The model is probably too big for the memory this tab can use: try the q8 or fp16 weights, or a smaller model.`;
   }
   if (/device (was )?lost|gpu.*lost/i.test(message)) return `${message} The GPU was lost: reload the page to use it again.`;

@@ -83,6 +83,16 @@ export interface CompareOptions {
   normalization: CompareNormalization;
 }
 
+/** A choice not downloaded because of its size, with a smaller variant to load instead (or none). */
+export interface SizeOffer {
+  choice: ModelChoice;
+  bytes: number;
+  /** The most this device's models may take, and the device memory it came from (null: assumed). */
+  budget: number;
+  deviceMemoryGB: number | null;
+  smaller: { choice: ModelChoice; bytes: number } | null;
+}
+
 export interface ModelState {
   status: 'idle' | 'loading' | 'ready' | 'error';
   id: string;
@@ -103,6 +113,8 @@ export interface ModelState {
   /** The Hub address downloads use (shown when it is not the public Hub). */
   hubHost: string;
   error: string | null;
+  /** A download held back because the model is too big for this device (see ../model/memoryBudget.ts). */
+  sizeOffer: SizeOffer | null;
   vision: { layers: number; heads: number } | null;
   text: { layers: number; heads: number } | null;
 }
@@ -145,7 +157,7 @@ const initialPrompts = defaultPrompts();
 export const useLens = create<LensState>()((set) => ({
   model: {
     status: 'idle', id: '', variant: 'fp32', backend: null, wasmThreads: 1, progress: null, error: null, vision: null, text: null,
-    choice: null, failed: null, note: null, hubHost: '',
+    choice: null, failed: null, note: null, hubHost: '', sizeOffer: null,
   },
   images: [],
   prompts: initialPrompts,

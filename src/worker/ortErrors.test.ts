@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
 import { synthModel, type SynthModel } from './grad/synthetic';
-import { missingOperator, sessionErrorMessage } from './ortErrors';
+import { isOutOfMemory, missingOperator, sessionErrorMessage } from './ortErrors';
 
 /** ORT's message for a model it will not open. */
 async function refusal(model: SynthModel): Promise<string> {
@@ -57,5 +57,13 @@ describe('ONNX Runtime refusals name the operator', () => {
     const message = await ort.InferenceSession.create(new Uint8Array([1, 2, 3])).then(() => '', (e: unknown) => String((e as Error).message));
     expect(missingOperator(message)).toBeNull();
     expect(sessionErrorMessage(message, 'onnx/vision_model.onnx')).toBe(`ONNX Runtime could not open onnx/vision_model.onnx: ${message}`);
+  });
+
+  it('says the model does not fit when ORT or the browser ran out of memory', () => {
+    for (const m of ['std::bad_alloc', 'RangeError: Array buffer allocation failed', 'Aborted(Cannot enlarge memory arrays)', 'failed to allocate a buffer of size 1207959552']) {
+      expect(isOutOfMemory(m), m).toBe(true);
+      expect(sessionErrorMessage(m, 'onnx/vision_model.onnx')).toMatch(/^There was not enough memory to open onnx\/vision_model\.onnx .*Pick smaller weights \(q8\) or a smaller model/);
+    }
+    expect(isOutOfMemory("Could not find an implementation for ConvInteger(10) node with name 'n'")).toBe(false);
   });
 });

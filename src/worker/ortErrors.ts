@@ -45,10 +45,21 @@ const SUGGESTION: Readonly<Record<string, string>> = {
 };
 
 /**
+ * True when an error means the tab ran out of memory: ORT's C++ `std::bad_alloc`, its failed
+ * allocations, V8's `RangeError: Array buffer allocation failed`, a WASM heap that could not grow.
+ */
+export function isOutOfMemory(message: string): boolean {
+  return /bad_alloc|out of memory|\bOOM\b|array buffer allocation failed|failed to allocate|could not allocate|memory access out of bounds|Cannot enlarge memory/i.test(message);
+}
+
+/**
  * The message for a session ONNX Runtime would not create from `file` (e.g.
- * `onnx/vision_model_int8.onnx`); ORT's own text when it names no operator.
+ * `onnx/vision_model_int8.onnx`): out of memory, an operator it cannot run, else ORT's own text.
  */
 export function sessionErrorMessage(message: string, file: string): string {
+  if (isOutOfMemory(message)) {
+    return `There was not enough memory to open ${file} (ONNX Runtime: ${message}): this device or tab cannot hold this model. Pick smaller weights (q8) or a smaller model, or close other tabs.`;
+  }
   const missing = missingOperator(message);
   if (!missing) return `ONNX Runtime could not open ${file}: ${message}`;
   const name = missing.domain && missing.domain !== 'ai.onnx' ? `${missing.domain}::${missing.op}` : missing.op;

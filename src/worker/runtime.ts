@@ -188,7 +188,16 @@ export class ModelRuntime {
         createEncoder(which === 'vision' ? visionPatch : textPatch, b, shape[which].heads).catch((e: unknown) => {
           throw new Error(formatWorkerError('model-format', sessionErrorMessage(e instanceof Error ? e.message : String(e), onnxPath(which, source))));
         });
-      const make = async (b: Backend) => ({ vision: await open('vision', b), text: await open('text', b) });
+      const make = async (b: Backend) => {
+        const vision = await open('vision', b);
+        try {
+          return { vision, text: await open('text', b) };
+        } catch (e) {
+          // Out of memory, most likely: free the vision session now, or the model in use has less room.
+          await vision.session.release().catch(() => undefined);
+          throw e;
+        }
+      };
       let sessions: { vision: Encoder; text: Encoder };
       let used: Backend = backend;
       try {
