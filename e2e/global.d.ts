@@ -5,6 +5,9 @@ declare global {
       runCounters: () => Promise<{ imageRuns: number; textRuns: number; queryRuns: number; blockRuns: number }>;
       /** The focused map's patch values (row-major), or null while none is painted. */
       focusMap: () => number[] | null;
+      /** Ends the model worker abruptly, as a crash would, without telling the page. */
+      killWorker: () => void;
+      setView: (patch: Record<string, unknown>) => void;
     };
   }
 }

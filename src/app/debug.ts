@@ -2,12 +2,12 @@
  * A small hook for the browser tests, the benchmark and the curious (`clipLensDebug` in the
  * console): how often the encoders actually ran, the bytes of attention kept per image, and a
  * way to set view options without the controls (bench/ uses it to show or hide the layers ×
- * heads grid), and the numbers of the focused map.
+ * heads grid), the numbers of the focused map, and a crash of the model worker.
  */
 import { attentionBytesOf, imageResults } from '../state/results';
 import { useLens, type ViewOptions } from '../state/store';
 import { imageView } from './maps';
-import { runCounters } from './pipeline';
+import { killWorker, runCounters } from './pipeline';
 
 /** Vision attention kept on the main thread, bytes: per analysed image and in total. */
 export interface AttentionBytes {
@@ -36,8 +36,10 @@ declare global {
       attentionBytes: () => AttentionBytes;
       setView: (patch: Partial<ViewOptions>) => void;
       focusMap: () => number[] | null;
+      /** Ends the model worker as a crash would: the page must notice by itself and recover. */
+      killWorker: () => void;
     };
   }
 }
 
-window.clipLensDebug = { runCounters, attentionBytes, focusMap, setView: (patch) => useLens.getState().setView(patch) };
+window.clipLensDebug = { runCounters, attentionBytes, focusMap, killWorker, setView: (patch) => useLens.getState().setView(patch) };

@@ -11,11 +11,11 @@ import { ClipTextTokenizer } from '../text/tokenizer';
 import { clearResults, forgetImage, imageResults, promptResults } from '../state/results';
 import { useLens, type ImageEntry, type SizeOffer } from '../state/store';
 import { ProgressMeter } from './progressMeter';
-import { newRequestId, startWorker, type WorkerHandle } from './workerClient';
+import { newRequestId, startWorker, type StartedWorker, type WorkerHandle } from './workerClient';
 
 export const BUNDLED_MODEL_ID = 'clip-lens-shapes';
 
-let worker: WorkerHandle | null = null;
+let worker: StartedWorker | null = null;
 let tokenizer: ClipTextTokenizer | null = null;
 let shape: ClipShape | null = null;
 /** Files as dropped, kept so that a model switch can re-run every image. */
@@ -31,8 +31,13 @@ export function workerApi(): WorkerHandle {
 }
 
 function api(): WorkerHandle {
-  worker ??= startWorker();
-  return worker;
+  worker ??= startWorker(onWorkerLost);
+  return worker.api;
+}
+
+/** Ends the worker abruptly, as a crash would, without telling the page (the crash test's hook). */
+export function killWorker(): void {
+  worker?.terminate();
 }
 
 /** The file of an image as it was added (null once removed): the worker decodes it again when needed. */
@@ -56,6 +61,11 @@ export interface LoadOptions {
   note?: string;
   /** A choice that failed before this load, kept for the Retry button. */
   failed?: ModelChoice;
+  /**
+   * The same model again in a new worker (the last one died): the note shows while it loads and
+   * after, and the view (layer, heads, clicked patch) stays as it was.
+   */
+  recovery?: string;
 }
 
 /**
@@ -63,8 +73,10 @@ export interface LoadOptions {
  * late (while ONNX Runtime was creating its sessions) still replaces the worker's model, so this
  * follows the worker, not the UI; `applied` is the one the page's tokenizer and results belong to.
  */
-let loaded: { info: ModelInfo; choice: ModelChoice | null } | null = null;
+let loaded: { info: ModelInfo; choice: ModelChoice | null; source: ModelSource } | null = null;
 let applied: ModelInfo | null = null;
+/** The load in flight, if any: what a worker that dies meanwhile was asked for. */
+let loading: { source: ModelSource; choice: ModelChoice | null } | null = null;
 
 /** The picker's view of a source: bundled, a Hub repo, or a folder from disk. */
 export function choiceOfSource(source: ModelSource): ModelChoice | null {
@@ -87,7 +99,9 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
   const requestId = newRequestId();
   loadRequest = requestId;
   const choice = options.choice ?? choiceOfSource(source);
-  setModel({ status: 'loading', id: source.id, variant: source.variant, progress: null, error: null, choice, failed: null, note: null, sizeOffer: null });
+  loading = { source, choice };
+  const note = options.recovery ?? null;
+  setModel({ status: 'loading', id: source.id, variant: source.variant, progress: null, error: null, choice, failed: null, note, sizeOffer: null });
   const meter = new ProgressMeter();
   let lastShown = 0;
   try {
@@ -99,18 +113,18 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
       lastShown = now;
       setModel({ progress: reading });
     }));
-    loaded = { info, choice };
+    loaded = { info, choice, source };
     if (loadRequest !== requestId) {
       // Replaced by a newer load (which will replace this model too), or cancelled too late:
       // then the worker has this model, so the page adopts it rather than disagree with it.
       if (loadRequest !== 0) return false;
     }
-    await applyModel(info, choice, { note: options.note ?? null, failed: options.failed ?? null });
+    await applyModel(info, choice, { note: options.recovery ?? options.note ?? null, failed: options.failed ?? null, keepView: options.recovery !== undefined });
     return true;
   } catch (e) {
     if (loadRequest !== requestId) return false;
     const { code, message } = parseWorkerError(e);
-    if (code === 'cancelled') return false;
+    if (code === 'cancelled' || code === 'worker-lost') return false; // a lost worker: onWorkerLost takes over
     const what = choice ? choiceLabel(choice) : source.id;
     if (loaded) {
       // The worker keeps the previous sessions until the new ones exist: it still works.
@@ -121,12 +135,68 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
     }
     return false;
   } finally {
-    if (loadRequest === requestId) loadRequest = 0;
+    if (loadRequest === requestId) {
+      loadRequest = 0;
+      loading = null;
+    }
   }
 }
 
+/** When the worker died, most recently first: a worker that keeps dying is not restarted forever. */
+const losses: number[] = [];
+const MAX_LOSSES = 3;
+const LOSS_WINDOW_MS = 120_000;
+
+/**
+ * The model worker died (out of memory, a crash, killed). Starts a new one and loads the model
+ * again (from the cache), keeping every image, prompt and the view; everything is re-run. A
+ * worker that died while loading another model brings back the one before, if there was one:
+ * that load is what most likely broke it (too big for this device's memory).
+ */
+function onWorkerLost(): void {
+  worker = null;
+  pendingImages.clear(); // their answers can never come; the reload re-queues every image
+  const now = performance.now();
+  while (losses.length && now - (losses[losses.length - 1] ?? now) > LOSS_WINDOW_MS) losses.pop();
+  losses.unshift(now);
+  const inFlight = loading;
+  const previous = loaded;
+  loaded = null;
+  applied = null;
+  loadRequest = 0;
+  loading = null;
+  const { setModel } = useLens.getState();
+  const label = (c: ModelChoice | null, source: ModelSource) => (c ? choiceLabel(c) : source.id);
+  if (losses.length > MAX_LOSSES) {
+    setModel({
+      status: 'error', progress: null, failed: inFlight?.choice ?? previous?.choice ?? null, note: null,
+      error: `The model worker stopped ${losses.length} times in two minutes (out of memory or a crash), so it was not restarted again. Try a smaller model or variant, or reload the page.`,
+    });
+    return;
+  }
+  if (inFlight && previous && inFlight.source !== previous.source) {
+    const broke = label(inFlight.choice, inFlight.source);
+    const back = label(previous.choice, previous.source);
+    void loadModel(previous.source, {
+      ...(previous.choice ? { choice: previous.choice } : {}),
+      ...(inFlight.choice ? { failed: inFlight.choice } : {}),
+      recovery: `Loading ${broke} stopped the model worker (most likely it needs more memory than this tab can have: try the q8 or q4 weights). A new worker has ${back} again; your images and prompts are kept.`,
+    });
+    return;
+  }
+  const again = inFlight ?? previous;
+  if (!again) {
+    setModel({ status: 'idle', progress: null, note: 'The model worker stopped; choose a model to start a new one.' });
+    return;
+  }
+  void loadModel(again.source, {
+    ...(again.choice ? { choice: again.choice } : {}),
+    recovery: `The model worker stopped unexpectedly (out of memory or a crash): a new one was started and ${label(again.choice, again.source)} loaded again. Your images, prompts and view are kept; every image is analysed again.`,
+  });
+}
+
 /** Makes `info` the page's model: tokenizer, shapes, status; re-runs every image and prompt. */
-async function applyModel(info: ModelInfo, choice: ModelChoice | null, extra: { note: string | null; failed: ModelChoice | null; error?: string }): Promise<void> {
+async function applyModel(info: ModelInfo, choice: ModelChoice | null, extra: { note: string | null; failed: ModelChoice | null; error?: string; keepView?: boolean }): Promise<void> {
   shape = parseClipConfig(info.config, info.id);
   tokenizer = ClipTextTokenizer.fromJSON(info.tokenizerJson, info.tokenizerConfig);
   applied = info;
@@ -137,7 +207,7 @@ async function applyModel(info: ModelInfo, choice: ModelChoice | null, extra: { 
     text: { layers: info.text.layers, heads: info.text.heads },
     note: extra.note, failed: extra.failed, error: extra.error ?? null,
   });
-  useLens.getState().setView({ layer: -1, heads: [], queryPatch: null });
+  if (!extra.keepView) useLens.getState().setView({ layer: -1, heads: [], queryPatch: null });
   useLens.getState().bumpResults();
   for (const im of useLens.getState().images) if (blobs.has(im.id)) queueImage(im.id);
   await refreshPrompts();
@@ -243,7 +313,8 @@ function queueImage(id: string): void {
   }, (e: unknown) => {
     if (pendingImages.get(id) !== requestId) return;
     const { code, message } = parseWorkerError(e);
-    if (code !== 'cancelled') updateImage(id, { status: 'error', error: message });
+    // A lost worker's images stay queued: the new worker gets them once the model is back.
+    if (code !== 'cancelled' && code !== 'worker-lost') updateImage(id, { status: 'error', error: message });
   }).finally(() => {
     if (pendingImages.get(id) === requestId) pendingImages.delete(id);
   });
@@ -258,6 +329,7 @@ export function tokenize(text: string): { ids: number[]; tokens: string[]; trunc
 /** Encodes every prompt that has no result yet (empty prompts are ignored). */
 export async function refreshPrompts(): Promise<void> {
   if (useLens.getState().model.status !== 'ready') return;
+  const model = applied;
   const jobs: Promise<void>[] = [];
   for (const p of useLens.getState().prompts) {
     const tok = tokenize(p.text);
@@ -265,6 +337,7 @@ export async function refreshPrompts(): Promise<void> {
     const key = tok.ids.join(',');
     if (promptResults.has(key)) continue;
     jobs.push(api().encodeText({ requestId: newRequestId(), ids: tok.ids }).then((r) => {
+      if (applied !== model) return; // another model since: its ids and embeddings are not this one's
       promptResults.set(key, { ...r, ...tok });
       useLens.getState().bumpResults();
     }));

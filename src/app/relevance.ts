@@ -163,8 +163,13 @@ export function denseMapFor(imageId: string, promptText: string, mode: DenseMapM
   workerApi()
     .denseMap({ requestId: newRequestId(), imageId, promptIds: tok.ids, mode })
     .then(
-      (result) => denseEntries.set(key, { status: 'done', result }),
-      (err: unknown) => denseEntries.set(key, { status: 'error', message: parseWorkerError(err).message }),
+      // Only while this request still owns the entry: a model switch or a lost worker cleared it.
+      (result) => {
+        if (denseEntries.get(key) === entry) denseEntries.set(key, { status: 'done', result });
+      },
+      (err: unknown) => {
+        if (denseEntries.get(key) === entry) denseEntries.set(key, { status: 'error', message: parseWorkerError(err).message });
+      },
     )
     .finally(() => useLens.getState().bumpResults(imageId));
   return entry;

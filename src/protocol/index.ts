@@ -321,6 +321,8 @@ export type WorkerErrorCode =
   | 'no-model'
   /** A relevance, dense-map or query-rows request for an image the worker no longer (or never) had: encode it again. */
   | 'unknown-image'
+  /** The worker died (out of memory, a crash, terminated) before it answered; the page starts another. */
+  | 'worker-lost'
   | 'runtime';
 
 export interface WorkerInit {
@@ -350,6 +352,11 @@ export interface LensWorkerApi {
   queryRows(req: QueryRowsRequest): Promise<QueryRowsResult>;
   cancel(requestId: number): void;
   counters(): RunCounters;
+  /**
+   * Takes the Web Lock `name` and holds it for the worker's whole life; resolves once it holds
+   * it. The page then asks for the same lock and is granted it only when the worker is gone.
+   */
+  holdLifeLock(name: string): Promise<void>;
   /**
    * Gradient relevance of one (image, prompt) pair; see {@link RelevanceRequest}. The first call
    * per model builds the tfjs graphs (reads the model files again from the cache). Cancellable

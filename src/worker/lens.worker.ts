@@ -37,6 +37,12 @@ const api: LensWorkerApi = {
   },
   cancel: (requestId) => runtime.cancel(requestId),
   counters: () => runtime.counters(),
+  holdLifeLock: (name) => new Promise<void>((resolve) => {
+    void navigator.locks.request(name, () => {
+      resolve();
+      return new Promise<never>(() => undefined); // released only when this worker ends
+    });
+  }),
 };
 
 Comlink.expose(api);
