@@ -17,6 +17,19 @@
  * | `FaultHonest`    | the vision `.onnx` files are cut in half, with a Content-Length that says so |
  * | `FaultDishonest` | the vision `.onnx` files announce their full size but stop halfway, always   |
  * | `NoApi`          | no tree API (`/api/models/…` answers 404), like a plain mirror               |
+ * | `FaultLong`      | the vision `.onnx` files come chunked (no Content-Length) with 256 kB more   |
+ * |                  | than the file, i.e. more than the tree API lists                             |
+ * | `FaultOverrun`   | the vision `.onnx` files announce their true size, then the server writes    |
+ * |                  | 64 kB more on the socket (browsers keep Content-Length bytes: harmless)      |
+ * | `FaultLoop`      | the vision `.onnx` files redirect (302) to `?hop=1`, which redirects back    |
+ * | `FaultHuge`      | `onnx/vision_model.onnx` (fp32) claims 50 GB: tree API, HEAD and GET         |
+ * |                  | Content-Length say 50e9 (a GET sends the headers, then nothing)              |
+ * | `FaultStall`     | the vision `.onnx` files send their headers, then no byte ever               |
+ * | `FaultBusy`      | the vision `.onnx` files answer 429 with `Retry-After: 120` (exposed)        |
+ * | `FaultCors`      | the vision `.onnx` files come without Access-Control-Allow-Origin            |
+ * | `FaultGzip`      | the vision `.onnx` files are sent `Content-Encoding: gzip` (Content-Length   |
+ * |                  | is the compressed size, Range ignored): the browser decodes, the file is fine |
+ * | `FaultGzipRaw`   | the vision `.onnx` files are gzip-compressed bytes without Content-Encoding  |
  *
  * `GET /api/models/{owner}/{name}/tree/{revision}/{folder}` lists a folder with each file's size, as
  * the Hub's tree API does. Other repository names answer 401 RepoNotFound, as the Hub does. `faults = false` turns every
@@ -28,6 +41,7 @@
  * drain, so a slow reader never makes the server buffer a whole file.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { createReadStream, readFileSync, readdirSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ROOT } from './lensPage';
@@ -119,12 +133,34 @@ function listFiles(dir: string, prefix = ''): string[] {
 
 const CORS_HEADERS = {
   'Access-Control-Allow-Origin': '*',
-  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Error-Code, X-Error-Message',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, Retry-After, X-Error-Code, X-Error-Message',
   // The app's page is cross-origin isolated (COEP require-corp): resources from other origins must opt in.
   'Cross-Origin-Resource-Policy': 'cross-origin',
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What `FaultHuge` claims its fp32 vision file weighs. */
+export const HUGE_BYTES = 50e9;
+const HUGE_FILE = 'onnx/vision_model.onnx';
+
+/** All of a served file in one buffer (the bundled model's files are small). */
+async function wholeFile(data: ServedFile): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const piece of data.chunks(0, data.size - 1)) parts.push(piece);
+  return Buffer.concat(parts);
+}
+
+/** Resolves when the client has gone away (or after `ms`). */
+function closedOrAfter(res: ServerResponse, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    res.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
 
 /** Parses `bytes=N-` / `bytes=N-M` against a size; null when absent, 'bad' when unsatisfiable. */
 function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'bad' {
@@ -181,7 +217,10 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       if (!listed) return reply(404, { 'Content-Type': 'text/plain' }, 'Not found');
       const dir = `${decodeURIComponent(tree[4]).replace(/\/+$/, '')}/`;
       const entries = [...listed].filter(([f]) => f.startsWith(dir) && !f.slice(dir.length).includes('/'))
-        .map(([f, d]) => ({ type: 'file', oid: d.etag.replace(/"/g, ''), size: d.size, path: f, lfs: { oid: d.etag.replace(/"/g, ''), size: d.size, pointerSize: 134 } }));
+        .map(([f, d]) => {
+          const size = state.faults && tree[1] === 'FaultHuge' && f === HUGE_FILE ? HUGE_BYTES : d.size;
+          return { type: 'file', oid: d.etag.replace(/"/g, ''), size, path: f, lfs: { oid: d.etag.replace(/"/g, ''), size, pointerSize: 134 } };
+        });
       return reply(200, { 'Content-Type': 'application/json' }, JSON.stringify(entries));
     }
     if (!m || m[1] === undefined || m[2] === undefined || m[4] === undefined) {
@@ -201,6 +240,93 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       return reply(404, { 'Content-Type': 'application/json', 'X-Error-Code': 'EntryNotFound' }, '{"error":"Entry not found"}');
     }
     const mode = state.faults ? owner : 'Test';
+    const send = (status: number, headers: Record<string, string | number>) => {
+      log.status = status;
+      res.writeHead(status, headers);
+    };
+    /**
+     * The hostile owners' answers for a vision `.onnx` file (see the table above); false when
+     * `mode` is not one of them (the file is then served as usual).
+     */
+    const hostile = async (mode: string, file: string, data: ServedFile, base: Record<string, string>): Promise<boolean> => {
+      const head = req.method === 'HEAD';
+      switch (mode) {
+        case 'FaultLoop': {
+          const back = (req.url ?? '').includes('hop=1') ? path : `${path}?hop=1`;
+          reply(302, { Location: back, 'Content-Length': 0 });
+          return true;
+        }
+        case 'FaultBusy':
+          reply(429, { 'Content-Type': 'text/plain', 'Retry-After': '120' }, 'Too Many Requests');
+          return true;
+        case 'FaultCors': {
+          // Everything a healthy answer has but the header that lets another origin read it.
+          const rest: Record<string, string> = { ...CORS_HEADERS };
+          delete rest['Access-Control-Allow-Origin'];
+          send(200, { ...rest, ...base, 'Content-Length': data.size });
+          res.end(head ? undefined : await wholeFile(data));
+          return true;
+        }
+        case 'FaultHuge': {
+          if (file !== HUGE_FILE) return false;
+          send(200, { ...CORS_HEADERS, ...base, 'Content-Length': HUGE_BYTES });
+          if (head) {
+            res.end();
+            return true;
+          }
+          res.flushHeaders();
+          await closedOrAfter(res, 30_000);
+          res.destroy();
+          return true;
+        }
+        case 'FaultStall':
+          send(200, { ...CORS_HEADERS, ...base, 'Content-Length': data.size });
+          if (head) {
+            res.end();
+            return true;
+          }
+          res.flushHeaders();
+          await closedOrAfter(res, 120_000); // no byte, until the client gives up
+          res.destroy();
+          return true;
+        case 'FaultLong': {
+          // Chunked, so the browser cannot cut it at a Content-Length: all of it reaches the app.
+          const extra = Buffer.alloc(256 * 1024, 0x5a);
+          if (head) {
+            reply(200, { ...base, 'Content-Length': data.size });
+            return true;
+          }
+          send(200, { ...CORS_HEADERS, ...base });
+          res.write(await wholeFile(data));
+          res.end(extra);
+          return true;
+        }
+        case 'FaultOverrun': {
+          if (head) {
+            reply(200, { ...base, 'Content-Length': data.size });
+            return true;
+          }
+          // Raw on the socket: node's response would refuse bytes past its Content-Length.
+          const socket = res.socket;
+          if (!socket) return false;
+          log.status = 200;
+          const headers = { ...CORS_HEADERS, ...base, 'Content-Length': String(data.size), Connection: 'close' };
+          socket.write(`HTTP/1.1 200 OK\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+          socket.write(await wholeFile(data));
+          socket.end(Buffer.alloc(64 * 1024, 0x5a));
+          return true;
+        }
+        case 'FaultGzip':
+        case 'FaultGzipRaw': {
+          const zipped = gzipSync(await wholeFile(data));
+          const encoding = mode === 'FaultGzip' ? { 'Content-Encoding': 'gzip' } : {};
+          reply(200, { ...base, ...encoding, 'Content-Length': zipped.length }, zipped);
+          return true;
+        }
+        default:
+          return false;
+      }
+    };
     const isOnnx = file.endsWith('.onnx');
     const isVision = /^onnx\/vision_model/.test(file);
     const first = req.method === 'GET' && !seen.has(`${owner}/${file}`);
@@ -218,6 +344,7 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
     if (mode === 'FaultHtml' && isVision) {
       return reply(200, { 'Content-Type': 'text/html; charset=utf-8' }, '<!doctype html><html><head><title>Hugging Face – Sign in</title></head><body>Sign in</body></html>');
     }
+    if (isVision && (await hostile(mode, file, data, base))) return;
     // How much of the file this mode serves as all of it: FaultHonest serves half a file.
     const size = mode === 'FaultHonest' && isVision ? Math.floor(data.size / 2) : data.size;
     const range = parseRange(req.headers.range, size);

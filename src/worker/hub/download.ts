@@ -176,19 +176,20 @@ export class ByteSink {
   private buf: Uint8Array<ArrayBuffer>;
   length = 0;
 
-  constructor(expected: number | null) {
-    this.buf = allocate(expected ?? 1 << 20);
+  /** `file` names the file in the message when memory runs out. */
+  constructor(expected: number | null, private readonly file = 'this file') {
+    this.buf = allocate(expected ?? 1 << 20, file);
   }
 
   /** Forgets the bytes (a restart), re-allocating only if the new size does not fit. */
   reset(expected: number | null): void {
     this.length = 0;
-    if (expected !== null && expected !== this.buf.byteLength) this.buf = allocate(expected);
+    if (expected !== null && expected !== this.buf.byteLength) this.buf = allocate(expected, this.file);
   }
 
   append(chunk: Uint8Array): void {
     if (this.length + chunk.byteLength > this.buf.byteLength) {
-      const grown = allocate(Math.max(this.buf.byteLength * 2, this.length + chunk.byteLength));
+      const grown = allocate(Math.max(this.buf.byteLength * 2, this.length + chunk.byteLength), this.file);
       grown.set(this.buf.subarray(0, this.length));
       this.buf = grown;
     }
@@ -202,11 +203,11 @@ export class ByteSink {
   }
 }
 
-function allocate(n: number): Uint8Array<ArrayBuffer> {
+function allocate(n: number, file: string): Uint8Array<ArrayBuffer> {
   try {
     return new Uint8Array(n);
   } catch {
-    throw new DownloadError('memory', `The browser could not set aside ${formatMB(n)} of memory for this file: close other tabs, or pick a smaller model or variant (q8).`);
+    throw new DownloadError('memory', `${file}: the browser could not set aside ${formatMB(n)} of memory for it: close other tabs, or pick a smaller model or variant (q8).`);
   }
 }
 
@@ -338,7 +339,7 @@ export async function downloadFile(url: string, file: string, opts: DownloadOpti
       return new DownloadError('redirect', `${file}: too many redirects — the server keeps redirecting (a redirect loop?), or the address it redirects to does not allow this page (${times()}). Check the Hub address.`);
     }
     if (cause === 'cors') {
-      return new DownloadError('cors', `${file}: the server answers, but the server's CORS headers do not allow this page to read the file (no Access-Control-Allow-Origin for this site). A Hub mirror must send them: check the Hub address.`);
+      return new DownloadError('cors', `${file}: the server's CORS headers do not allow this page to read the file (no Access-Control-Allow-Origin for this site), although the server answers. A Hub mirror must send them: check the Hub address.`);
     }
     return e;
   };
@@ -419,7 +420,7 @@ export async function downloadFile(url: string, file: string, opts: DownloadOpti
         throw tooLarge(`the server announces ${formatMB(decision.total)}`);
       }
       if (decision.action === 'replace' && sink) sink.reset(decision.total);
-      const s = sink ?? (sink = new ByteSink(decision.total));
+      const s = sink ?? (sink = new ByteSink(decision.total, file));
       known = { total: decision.total, etag: decision.etag };
       contentType = type || contentType;
       // What progress counts towards: the listing's size when known, else the announced one
