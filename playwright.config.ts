@@ -56,6 +56,8 @@ export default defineConfig({
     {
       name: 'wasm',
       metadata: { backend: 'wasm' },
+      // A lost tfjs GPU needs a GPU: WebGPU project only.
+      testIgnore: /gpuLoss\.spec\.ts/,
       use: {
         browserName: 'chromium',
         launchOptions: { executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium', args: [...chromiumArgs, '--disable-gpu'] },

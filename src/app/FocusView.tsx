@@ -117,6 +117,7 @@ export function FocusView() {
           {relevanceComputedText(shown.computed)}
         </p>
       )}
+      {shown?.backendNote && <p className="note" data-testid="tf-backend-note">{shown.backendNote}</p>}
       <p className="hover-readout" data-testid="hover-value" aria-live="polite">
         {hover ? `patch ${hover.patch + 1} (row ${Math.floor(hover.patch / result.grid.width) + 1}, column ${(hover.patch % result.grid.width) + 1}): ${hover.value.toPrecision(3)}` : 'Hover the image to read a patch; click it to see where it attends.'}
       </p>

@@ -7,7 +7,7 @@
 import { attentionBytesOf, imageResults } from '../state/results';
 import { useLens, type ViewOptions } from '../state/store';
 import { imageView } from './maps';
-import { killWorker, runCounters } from './pipeline';
+import { killWorker, runCounters, workerApi } from './pipeline';
 
 /** Vision attention kept on the main thread, bytes: per analysed image and in total. */
 export interface AttentionBytes {
@@ -38,8 +38,14 @@ declare global {
       focusMap: () => number[] | null;
       /** Ends the model worker as a crash would: the page must notice by itself and recover. */
       killWorker: () => void;
+      /** Destroys tfjs's WebGPU device in the worker, as a GPU reset would; false when tfjs is not on WebGPU. */
+      loseTfGpu: () => Promise<boolean>;
     };
   }
 }
 
-window.clipLensDebug = { runCounters, attentionBytes, focusMap, killWorker, setView: (patch) => useLens.getState().setView(patch) };
+window.clipLensDebug = {
+  runCounters, attentionBytes, focusMap, killWorker,
+  loseTfGpu: () => workerApi().loseTfGpu(),
+  setView: (patch) => useLens.getState().setView(patch),
+};

@@ -90,6 +90,8 @@ export interface ImageView {
   cancelled: RelevanceKey[];
   /** How a gradient relevance map was computed (tfjs backend, threads, time), when it shows one. */
   computed?: RelevanceComputed;
+  /** The map ran on another tfjs backend than the first choice, and why (the GPU was lost). */
+  backendNote?: string;
 }
 
 /** How a gradient relevance map was computed: the worker's result without the maps. */
@@ -142,9 +144,9 @@ function promptMapView(imageId: string, result: ImageResult, method: PromptMapMe
     const size = grid.width * grid.height;
     if (method === 'contributions' && options.contributionLayers === 'selected' && layerMaps) {
       const l = resolvedLayer(options, layerMaps.length / size);
-      return viewOf({ width: grid.width, height: grid.height, values: layerMaps.subarray(l * size, (l + 1) * size) });
+      return { ...viewOf({ width: grid.width, height: grid.height, values: layerMaps.subarray(l * size, (l + 1) * size) }), ...noteOf(dense.result) };
     }
-    return viewOf({ width: grid.width, height: grid.height, values: map });
+    return { ...viewOf({ width: grid.width, height: grid.height, values: map }), ...noteOf(dense.result) };
   }
   const start = options.relevanceStart;
   const key: RelevanceKey = { imageId, promptText, startLayerImage: start, startLayerText: start };
@@ -154,8 +156,14 @@ function promptMapView(imageId: string, result: ImageResult, method: PromptMapMe
   if (entry.status === 'cancelled') return { ...viewOf(null, `Cancelled: relevance for “${promptText}”.`), cancelled: [key] };
   if (entry.status === 'error') return viewOf(null, entry.message);
   const { backend, threads, visionBy, ms, cached } = entry.result;
-  return { ...viewOf({ width: result.grid.width, height: result.grid.height, values: entry.result.imageMap }), computed: { backend, threads, visionBy, ms, cached } };
+  return {
+    ...viewOf({ width: result.grid.width, height: result.grid.height, values: entry.result.imageMap }),
+    computed: { backend, threads, visionBy, ms, cached },
+    ...noteOf(entry.result),
+  };
 }
+
+const noteOf = (r: { backendNote?: string }): { backendNote?: string } => (r.backendNote ? { backendNote: r.backendNote } : {});
 
 /** The options a single-layer or rollout map depends on. */
 export type MapOptions = Pick<ViewOptions, 'method' | 'layer' | 'heads' | 'fusion' | 'queryPatch' | 'rolloutDiscard'>;

@@ -33,6 +33,8 @@ export interface StartedWorker {
   terminate(): void;
 }
 
+const TF_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+
 /** What a call to a worker that has died rejects with. */
 export const WORKER_LOST = formatWorkerError('worker-lost', 'the model worker stopped before it answered');
 
@@ -77,7 +79,10 @@ export function startWorker(onLost: () => void): StartedWorker {
   // A shorter stall timeout for Hub downloads (`?stallsec=N`): tests of a stalled server use it.
   const stall = Number(params.get('stallsec'));
   const stallSeconds = Number.isFinite(stall) && stall > 0 ? { stallSeconds: stall } : {};
-  void api.init({ ortBase: new URL('ort/', document.baseURI).href, backend: backendFromUrl(), threads, gradThreads, ...stallSeconds }).catch(() => undefined);
+  // tfjs's first choice for relevance (`?tfbackend=webgpu`, software adapters included): tests.
+  const tf = TF_BACKENDS.find((b) => b === params.get('tfbackend'));
+  const tfBackend = tf ? { tfBackend: tf } : {};
+  void api.init({ ortBase: new URL('ort/', document.baseURI).href, backend: backendFromUrl(), threads, gradThreads, ...stallSeconds, ...tfBackend }).catch(() => undefined);
   if ('locks' in navigator) {
     const lockName = `clip-lens-worker-${crypto.randomUUID()}`;
     api.holdLifeLock(lockName).then(

@@ -147,6 +147,8 @@ export interface ImageResult {
   attention: ImageAttention;
   /** Patch grid of the vision encoder, e.g. 7×7 for ViT-B/32 at 224 px. */
   grid: { width: number; height: number };
+  /** A smaller PNG to show instead of the file, for an image of over 16 MP (see worker/decode.ts). */
+  display?: Blob;
 }
 
 export interface TextRequest {
@@ -234,6 +236,8 @@ export interface RelevanceResult {
   gradients?: { vision: AttentionTensor; text: AttentionTensor };
   /** tfjs backend that computed it: 'webgpu' | 'webgl' | 'wasm' | 'cpu'. */
   backend: string;
+  /** Why `backend` is not the first choice: the GPU was lost during the session (see grad/backend.ts). */
+  backendNote?: string;
   /** Threads of that backend (WASM: XNNPACK's; 1 for the others). */
   threads: number;
   /**
@@ -291,6 +295,8 @@ export interface DenseMapResult {
    * their sum (the UI can show one layer's share without asking again).
    */
   layerMaps?: Float32Array;
+  /** Set when the tfjs backend's GPU was lost during the session and the map ran on another backend. */
+  backendNote?: string;
   /** Time spent in the worker, ms (0 when answered from the worker's cache). */
   ms: number;
   /** True when the worker answered from its cache (per image, prompt and mode). */
@@ -341,6 +347,11 @@ export interface WorkerInit {
    * with `?stallsec=N` in the address.
    */
   stallSeconds?: number;
+  /**
+   * tfjs backend to try first for relevance and dense maps, software renderers accepted
+   * (`?tfbackend=webgpu`): the browser tests' GPU is SwiftShader, which the default order skips.
+   */
+  tfBackend?: 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 }
 
 export interface LensWorkerApi {
@@ -357,6 +368,11 @@ export interface LensWorkerApi {
    * it. The page then asks for the same lock and is granted it only when the worker is gone.
    */
   holdLifeLock(name: string): Promise<void>;
+  /**
+   * Test hook: destroys the GPU device of tfjs's WebGPU backend (`GPUDevice.destroy()`), as a
+   * driver reset would. Resolves false when tfjs is not on WebGPU.
+   */
+  loseTfGpu(): boolean;
   /**
    * Gradient relevance of one (image, prompt) pair; see {@link RelevanceRequest}. The first call
    * per model builds the tfjs graphs (reads the model files again from the cache). Cancellable

@@ -36,7 +36,7 @@ import { findBlockInputs, startsExactly, type BlockInputs } from './onnx/structu
 import { attentionToFloat32, layerAttentions, type TensorLike } from './onnx/tensors';
 import { reduceLayers, tokenRowsOfLayers } from '../explain/reduce';
 import type { ReducedAttention } from '../explain/types';
-import { setTfWasmThreads } from './grad/backend';
+import { forceTfBackend, setTfWasmThreads } from './grad/backend';
 import { RelevanceEngine, type BackwardSession, type EncoderRunInput } from './grad/engine';
 import type { BlockTensor } from './grad/gradients';
 import { DenseEngine } from './grad/denseEngine';
@@ -139,6 +139,7 @@ export class ModelRuntime {
     ort.env.wasm.wasmPaths = opts.ortBase;
     ort.env.wasm.numThreads = opts.threads;
     setTfWasmThreads(opts.gradThreads ?? 1);
+    forceTfBackend(opts.tfBackend ?? null);
   }
 
   /** Hub downloads' retry policy, with the page's stall timeout (`?stallsec=`, for tests). */
@@ -237,7 +238,7 @@ export class ModelRuntime {
 
   encodeImage(req: ImageRequest): Promise<ImageResult> {
     return this.enqueue(req.requestId, async (m) => {
-      const decoded = await decodeImage(req.blob);
+      const decoded = await decodeImage(req.blob, { display: true });
       if (this.cancelled.has(req.requestId)) throw cancelledError();
       const { pixelValues, cropBox, width, height } = preprocess(decoded, m.preprocessor);
       const input = new ort.Tensor('float32', pixelValues, [1, 3, height, width]);
@@ -275,6 +276,7 @@ export class ModelRuntime {
         embeds: out.embeds,
         attention: out.attention,
         grid: { width: gridW, height: gridH },
+        ...(decoded.display ? { display: decoded.display } : {}),
       };
     });
   }

@@ -6,6 +6,12 @@
  * asks for more: on 2 cores two threads were slower) → CPU (plain JS, always works, slow). Each
  * candidate that fails to initialise is skipped, so a browser without a GPU still gets an
  * answer. Backends are imported lazily: only the one used is downloaded.
+ *
+ * A GPU backend whose device is lost (WebGPU's `device.lost`, WebGL's `webglcontextlost`: a
+ * driver reset, the GPU process crashing, a laptop switching GPUs) is never used again: the next
+ * request chooses among the backends after it (WASM, then CPU), and {@link tfBackendNote} says
+ * why. {@link tfBackendGeneration} changes at each loss, so graphs built on the lost backend are
+ * rebuilt and a request that failed with it is run again.
  */
 import * as tf from '@tensorflow/tfjs-core';
 // Core registers no gradients by itself; relevance needs them all.
@@ -21,6 +27,76 @@ export const skippedBackends: { backend: TfBackend; reason: string }[] = [];
 
 let wasmThreads = 1;
 let startedThreads = 1;
+/** Backends the page asked for (`?tfbackend=`, tests): a software WebGPU adapter is then accepted. */
+let forced: TfBackend | null = null;
+/** Backends whose device was lost: not tried again in this worker. */
+const lost = new Set<TfBackend>();
+let generation = 0;
+let note: string | null = null;
+
+/**
+ * Makes `backend` the first choice, software adapters included (`?tfbackend=webgpu` in the
+ * address: the browser tests' WebGPU is SwiftShader, which the default order skips).
+ */
+export function forceTfBackend(backend: TfBackend | null): void {
+  forced = backend;
+}
+
+/** Changes whenever the backend in use was lost: what was built on it must be built again. */
+export function tfBackendGeneration(): number {
+  return generation;
+}
+
+/** Why the backend in use is not the first choice, when a GPU was lost; else null. */
+export function tfBackendNote(): string | null {
+  return note;
+}
+
+/** {@link tfBackendNote} as a result field to spread (absent while no GPU was lost). */
+export function backendNote(): { backendNote?: string } {
+  return note ? { backendNote: note } : {};
+}
+
+const LABELS: Record<TfBackend, string> = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WASM', cpu: 'CPU' };
+
+/** The backend in use lost its device: forget it, and choose again at the next request. */
+function markLost(backend: TfBackend, reason: string): void {
+  if (lost.has(backend)) return;
+  lost.add(backend);
+  generation++;
+  chosen = undefined;
+  try {
+    if (tf.findBackend(backend)) tf.removeBackend(backend);
+  } catch {
+    // a backend whose device is gone may fail to dispose; it is never used again either way
+  }
+  note = `The GPU was lost (${LABELS[backend]}: ${reason || 'no reason given'}); relevance and dense maps now run on the CPU's WebAssembly instead.`;
+  console.warn(`Gradient relevance: tfjs backend ${backend} lost (${reason}).`);
+}
+
+/** Watches the started GPU backend's device, to fall back when it is lost. */
+function watchDevice(backend: TfBackend): void {
+  const engineBackend = tf.engine().findBackend(backend) as unknown as {
+    device?: GPUDevice;
+    gpgpu?: { gl?: { canvas?: EventTarget } };
+  } | null;
+  if (backend === 'webgpu' && engineBackend?.device) {
+    void engineBackend.device.lost.then((info) => markLost('webgpu', info.message || info.reason || 'device lost'));
+  }
+  const canvas = backend === 'webgl' ? engineBackend?.gpgpu?.gl?.canvas : undefined;
+  canvas?.addEventListener('webglcontextlost', () => markLost('webgl', 'WebGL context lost'));
+}
+
+/**
+ * Test hook: destroys the tfjs WebGPU backend's device, as a GPU reset would (`GPUDevice.destroy()`).
+ * Resolves true when there was one to destroy.
+ */
+export function destroyTfGpuDevice(): boolean {
+  const b = tf.findBackend('webgpu') as unknown as { device?: GPUDevice } | undefined;
+  if (!b?.device) return false;
+  b.device.destroy();
+  return true;
+}
 
 /** Threads for tfjs's WASM backend (set before the first relevance request; the page's `?gradthreads=N`). */
 export function setTfWasmThreads(threads: number): void {
@@ -50,8 +126,8 @@ async function prepare(backend: TfBackend): Promise<void> {
       const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
       const adapter = gpu ? await gpu.requestAdapter() : null;
       if (!adapter) throw new Error('no WebGPU adapter');
-      // A software adapter (SwiftShader) is far slower than WASM.
-      if (adapter.info?.isFallbackAdapter) throw new Error('only a software (fallback) WebGPU adapter');
+      // A software adapter (SwiftShader) is far slower than WASM, unless asked for by name.
+      if (adapter.info?.isFallbackAdapter && forced !== 'webgpu') throw new Error('only a software (fallback) WebGPU adapter');
       await import('@tensorflow/tfjs-backend-webgpu');
       return;
     }
@@ -62,7 +138,7 @@ async function prepare(backend: TfBackend): Promise<void> {
       const info = gl.getExtension('WEBGL_debug_renderer_info');
       const renderer = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : '';
       gl.getExtension('WEBGL_lose_context')?.loseContext();
-      if (/swiftshader|llvmpipe|software/i.test(renderer)) throw new Error(`software renderer (${renderer})`);
+      if (/swiftshader|llvmpipe|software/i.test(renderer) && forced !== 'webgl') throw new Error(`software renderer (${renderer})`);
       await import('@tensorflow/tfjs-backend-webgl');
       return;
     }
@@ -91,11 +167,13 @@ let chosen: Promise<TfBackend> | undefined;
  */
 export function initTfBackend(candidates: readonly TfBackend[] = TF_BACKENDS): Promise<TfBackend> {
   chosen ??= (async () => {
-    for (const backend of candidates) {
+    const order = forced && candidates.includes(forced) ? [forced, ...candidates.filter((b) => b !== forced)] : candidates;
+    for (const backend of order.filter((b) => !lost.has(b))) {
       try {
         await prepare(backend);
         await start(backend);
         checkPrecision(backend);
+        watchDevice(backend);
         return backend;
       } catch (e) {
         const reason = e instanceof Error ? e.message : String(e);

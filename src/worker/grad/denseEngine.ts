@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { formatWorkerError, type DenseMapRequest, type DenseMapResult } from '../../protocol';
+import { backendNote } from './backend';
 import { UnsupportedModelError } from '../onnx/errors';
 import type { ModelSummary } from '../onnx/graph';
 import { findContributionGraph, imageContributions, promptContributions, type ContributionGraph, type ImageContributions } from './contributions';
@@ -149,7 +150,7 @@ export class DenseEngine {
           }
         }
         this.results.set(key, kept);
-        return { ...resultOf(kept), ms: performance.now() - t0, cached: false };
+        return { ...resultOf(kept), ...backendNote(), ms: performance.now() - t0, cached: false };
       } catch (e) {
         throw asWorkerError(e);
       }

@@ -40,7 +40,7 @@ import { formatWorkerError, type AttentionTensor, type RelevanceProgress, type R
 import { headImportance, imageRelevance, textRelevance } from '../../explain/relevance';
 import type { GradientStack } from '../../explain/method';
 import type { AttentionStack } from '../../explain/types';
-import { initTfBackend, tfThreads, type TfBackend } from './backend';
+import { backendNote, initTfBackend, tfBackendGeneration, tfThreads, type TfBackend } from './backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { clipGradients, type BlockTensor, type EncoderGradients, type EncoderSpec, type ExternalGradients, type GradientStage } from './gradients';
 import { OnnxInterpreter, UnsupportedOpError } from './interpreter';
@@ -172,6 +172,8 @@ export interface SharedGraphs {
 export class RelevanceEngine {
   private model: RelevanceModel | null = null;
   private graphs: Promise<Graphs> | null = null;
+  /** The tfjs backend generation the graphs were built in: a lost GPU's graphs are rebuilt. */
+  private graphsGeneration = -1;
   private readonly pixels: LruCache<string, Pixels>;
   private readonly results: LruCache<string, SmallResult>;
   /** ORT-computed block inputs, keyed by {@link blockKey}. */
@@ -275,8 +277,8 @@ export class RelevanceEngine {
   withGraphs<T>(job: (graphs: SharedGraphs) => Promise<T>): Promise<T> {
     const model = this.model;
     if (!model) return Promise.reject(new Error(formatWorkerError('no-model', 'No model is loaded yet.')));
-    const run = this.graphsFor(model).then((g) =>
-      job({ vision: g.vision, text: g.text, backend: g.backend, visionSummary: g.visionSummary, patchSize: model.patchSize }));
+    const run = againOnLostBackend(() => this.graphsFor(model).then((g) =>
+      job({ vision: g.vision, text: g.text, backend: g.backend, visionSummary: g.visionSummary, patchSize: model.patchSize })));
     this.running = run.catch(() => undefined);
     return run;
   }
@@ -286,7 +288,7 @@ export class RelevanceEngine {
    * Errors carry the worker's `[code] message` format.
    */
   compute(req: RelevanceRequest, checkpoint: () => void, onProgress?: (p: RelevanceProgress) => void): Promise<RelevanceResult> {
-    const job = this.computeNow(req, checkpoint, onProgress);
+    const job = againOnLostBackend(() => this.computeNow(req, checkpoint, onProgress));
     this.running = job.catch(() => undefined);
     return job;
   }
@@ -346,6 +348,7 @@ export class RelevanceEngine {
       textHeadImportance: headImportance(t.attention, t.gradient),
       score: grads.score,
       backend: graphs.backend,
+      ...backendNote(),
       threads: tfThreads(),
       visionBy: grads.visionBy,
       ms: performance.now() - t0,
@@ -465,7 +468,10 @@ export class RelevanceEngine {
 
   /** Builds (once per model) both encoders' tfjs graphs. */
   private graphsFor(model: RelevanceModel): Promise<Graphs> {
+    // Built on a backend whose GPU was lost: their tensors went with it (nothing to dispose).
+    if (this.graphs && this.graphsGeneration !== tfBackendGeneration()) this.graphs = null;
     if (!this.graphs) {
+      this.graphsGeneration = tfBackendGeneration();
       const build = (async (): Promise<Graphs> => {
         const backend = await initTfBackend(this.backends);
         const [visionBytes, textBytes] = await Promise.all([model.readBytes('vision'), model.readBytes('text')]);
@@ -505,6 +511,23 @@ export class RelevanceEngine {
       });
     }
     return this.graphs;
+  }
+}
+
+/**
+ * Runs `job`; when it fails because the tfjs backend's GPU was lost meanwhile, runs it once more
+ * (on the backend chosen after the loss). The loss may be reported just after the failure it
+ * caused, so a failure waits a moment for it.
+ */
+async function againOnLostBackend<T>(job: () => Promise<T>): Promise<T> {
+  const generation = tfBackendGeneration();
+  try {
+    return await job();
+  } catch (e) {
+    if (/^\[cancelled\]/.test(e instanceof Error ? e.message : String(e))) throw e;
+    if (tfBackendGeneration() === generation) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (tfBackendGeneration() === generation) throw e;
+    return job();
   }
 }
 
