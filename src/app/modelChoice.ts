@@ -198,6 +198,8 @@ export async function loadChoice(choice: ModelChoice, options: { remember?: bool
     return false;
   }
   if (choice.kind === 'hub' && source.kind === 'hub') {
+    // "Loading" from the start: the check reads the listing and the cache first.
+    useLens.getState().setModel({ status: 'loading', choice, variant: choice.variant, error: null, sizeOffer: null });
     const { sizes, offer } = await checkHubSize(choice);
     if (offer && !options.anyway) {
       holdLoad(offer);
