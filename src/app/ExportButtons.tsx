@@ -11,7 +11,7 @@ import { useLens, type ImageEntry, type PromptEntry } from '../state/store';
 import { downloadBlob, figurePng } from './exportFigure';
 import { exportFileName, mapExport, type ExportInput, type ExportPrompt } from './exportView';
 import { promptA, promptB, type RelevanceComputed } from './maps';
-import { tokenize } from './pipeline';
+import { imageBlob, tokenize } from './pipeline';
 import { scoresFor } from './scores';
 
 export interface ExportButtonsProps {
@@ -61,7 +61,8 @@ export function ExportButtons({ entry, result, map, range, colormap, computed }:
     setError(null);
     let bitmap: ImageBitmap | null = null;
     try {
-      bitmap = await createImageBitmap(await (await fetch(entry.url)).blob());
+      // The file itself: the figure is at the image's own resolution, and `entry.url` may be a smaller copy.
+      bitmap = await createImageBitmap(imageBlob(entry.id) ?? await (await fetch(entry.url)).blob());
       downloadBlob(await figurePng(bitmap, input), exportFileName(entry.name, input.view.method, 'png'));
     } catch (e) {
       setError(`Could not draw the figure: ${e instanceof Error ? e.message : String(e)}. “Export numbers” still works.`);

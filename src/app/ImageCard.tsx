@@ -1,5 +1,5 @@
 /** One image: the picture, its heatmap, its status or error, and its scores per prompt. */
-import { memo, useMemo, useState } from 'react';
+import { memo, useMemo } from 'react';
 import { imageResults } from '../state/results';
 import { useLens, useResultsVersion, type ImageEntry } from '../state/store';
 import { HeatmapCanvas } from './HeatmapCanvas';
@@ -18,7 +18,6 @@ export const ImageCard = memo(function ImageCard({ entry, index }: { entry: Imag
   const version = useResultsVersion(entry.id); // re-render when this image's results arrive
   const setView = useLens((s) => s.setView);
   const result = entry.status === 'done' ? imageResults.get(entry.id) : undefined;
-  const [natural, setNatural] = useState<{ w: number; h: number } | null>(null);
   const shown = useMemo(() => (result ? imageView(entry.id, result, view, prompts) : null),
     // version: relevance results arrive asynchronously
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -32,10 +31,9 @@ export const ImageCard = memo(function ImageCard({ entry, index }: { entry: Imag
   const style = useMemo((): OverlayStyle => ({ colormap, opacity: view.opacity, range, smooth: true }),
     [colormap, view.opacity, range]);
 
-  const w = result?.width ?? natural?.w ?? 1;
-  const h = result?.height ?? natural?.h ?? 1;
-  // At most twice as tall as wide, and never 0 high (an image of 65535 × 1).
-  const { width, height } = fitSize(w, h, CARD_WIDTH, 2 * CARD_WIDTH);
+  // At most twice as tall as wide, and never 0 high (an image of 65535 × 1). Until the worker has
+  // decoded the file, an empty square.
+  const { width, height } = result ? fitSize(result.width, result.height, CARD_WIDTH, 2 * CARD_WIDTH) : { width: CARD_WIDTH, height: CARD_WIDTH };
   const focused = view.focusImageId === entry.id;
 
   return (
@@ -52,13 +50,16 @@ export const ImageCard = memo(function ImageCard({ entry, index }: { entry: Imag
         <button type="button" aria-label={`Remove ${entry.name}`} onClick={() => removeImage(entry.id)}>×</button>
       </header>
       {entry.status !== 'error' && (
-        <div className="stage" style={{ width: natural || result ? width : CARD_WIDTH, height: natural || result ? height : CARD_WIDTH }}>
-          <img src={entry.url} alt={entry.name} width={natural || result ? width : CARD_WIDTH} {...(natural || result ? { height } : {})}
-            onLoad={(e) => setNatural({ w: e.currentTarget.naturalWidth, h: e.currentTarget.naturalHeight })}
-            onError={() => setNatural(null)} />
+        <div className="stage" style={{ width, height }}>
+          {/* The file goes to an <img> only once the worker has decoded it: a header may claim
+              16384 × 16384 over 3 KB of data, and the browser's own decode of that held up every
+              frame of the page for seconds (found by e2e/fuzz.spec.ts). */}
           {result && (
-            <HeatmapCanvas map={map} width={width} height={height} cropBox={result.cropBox}
-              imageWidth={result.width} imageHeight={result.height} style={style} testId={`heatmap-${index}`} />
+            <>
+              <img src={entry.url} alt={entry.name} width={width} height={height} />
+              <HeatmapCanvas map={map} width={width} height={height} cropBox={result.cropBox}
+                imageWidth={result.width} imageHeight={result.height} style={style} testId={`heatmap-${index}`} />
+            </>
           )}
         </div>
       )}

@@ -305,10 +305,16 @@ function queueImage(id: string): void {
   pendingImages.set(id, requestId);
   updateImage(id, { status: 'queued' });
   forgetImage(id);
-  api().encodeImage({ requestId, imageId: id, blob }).then((result) => {
+  api().encodeImage({ requestId, imageId: id, blob }).then(({ display, ...result }) => {
     if (pendingImages.get(id) !== requestId) return; // stale: removed or re-queued
     imageResults.set(id, result);
-    updateImage(id, { status: 'done' });
+    // A very large image is shown through the worker's smaller copy (the file stays in `blobs`).
+    const shown = display ? { url: URL.createObjectURL(display) } : {};
+    if (display) {
+      const old = useLens.getState().images.find((im) => im.id === id)?.url;
+      if (old) URL.revokeObjectURL(old);
+    }
+    updateImage(id, { status: 'done', ...shown });
     useLens.getState().bumpResults(id);
   }, (e: unknown) => {
     if (pendingImages.get(id) !== requestId) return;

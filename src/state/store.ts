@@ -12,7 +12,7 @@ export type ImageStatus = 'queued' | 'running' | 'done' | 'error';
 export interface ImageEntry {
   id: string;
   name: string;
-  /** Object URL of the original file, for display. */
+  /** Object URL shown for the image: the file's, or the worker's smaller copy of a very large one. */
   url: string;
   status: ImageStatus;
   error?: string;
