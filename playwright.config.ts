@@ -71,9 +71,10 @@ export default defineConfig({
       timeout: 240_000,
       // Downloading, caching and the tfjs explanations do not depend on ORT's backend: those
       // specs run on the WASM project only (full-size ViT-B/32 on SwiftShader would also take minutes);
-      // so do the address and the stored session (session.spec.ts), export (export.spec.ts) and the
-      // Content-Security-Policy (csp.spec.ts; every test still checks for violations).
-      testIgnore: /(hub\w*|explain|session|export|csp)\.spec\.ts/,
+      // so do the address and the stored session (session.spec.ts), export (export.spec.ts), the
+      // Content-Security-Policy (csp.spec.ts; every test still checks for violations) and the
+      // fuzzed images (fuzz.spec.ts: decoding is the browser's, in the worker, before ORT runs).
+      testIgnore: /(hub\w*|explain|session|export|csp|fuzz)\.spec\.ts/,
       use: {
         browserName: 'chromium',
         launchOptions: {
