@@ -147,7 +147,7 @@ export interface ImageResult {
   attention: ImageAttention;
   /** Patch grid of the vision encoder, e.g. 7×7 for ViT-B/32 at 224 px. */
   grid: { width: number; height: number };
-  /** A smaller PNG to show instead of the file, for an image of over 16 MP (see worker/decode.ts). */
+  /** A smaller PNG to show instead of the file, for an image of over 4 MP (see worker/decode.ts). */
   display?: Blob;
 }
 

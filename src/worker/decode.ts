@@ -21,11 +21,12 @@ export interface DecodedImage {
 }
 
 /**
- * Files with more pixels than this are shown through a smaller copy: the page's <img> decodes the
- * whole file on the compositor's path, and a JPEG whose header claims 2138 × 33290 (71 MP of grey
- * from 1 KB of data, which Chrome decodes) held up every frame for two seconds.
+ * Files with more pixels than this (more than any view shows) are shown through a smaller copy:
+ * the page's <img> decodes the whole file on the compositor's path, and a JPEG whose header claims
+ * 2138 × 33290 (71 MP of grey from 1 KB of data, which Chrome decodes) held up every frame for two
+ * seconds; one that claims 3999 × 3999, half a second.
  */
-export const DISPLAY_MAX_PIXELS = 16_000_000;
+export const DISPLAY_MAX_PIXELS = 4_000_000;
 /** Longest side of that copy: the focus view is at most 760 CSS px, twice that on a HiDPI screen. */
 export const DISPLAY_MAX_SIDE = 1600;
 
