@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeViewHash, encodeViewHash, MAX_ADDRESS_PROMPTS, type AddressView } from './viewAddress';
+import { decodeViewHash, encodeViewHash, MAX_ADDRESS_PROMPTS, MAX_PROMPT_LENGTH, type AddressView } from './viewAddress';
 
 const METHODS = ['attention', 'rollout', 'relevance', 'difference'];
 
@@ -40,5 +40,16 @@ describe('the view in the address hash', () => {
   it('caps the prompts a link can add', () => {
     const hash = Array.from({ length: 100 }, (_, i) => `p=${i}`).join('&');
     expect(decodeViewHash(hash, METHODS).prompts).toHaveLength(MAX_ADDRESS_PROMPTS);
+  });
+
+  it('writes no prompts a link could not give back (a flood stays in the stored session), and keeps prompt A', () => {
+    const many = Array.from({ length: 500 }, (_, i) => `prompt ${i}`);
+    const flood = encodeViewHash({ prompts: many, promptIndex: 3, layer: 1 });
+    expect(flood.length).toBeLessThan(100);
+    expect(decodeViewHash(flood, METHODS)).toEqual({ promptIndex: 3, layer: 1 });
+    const long = encodeViewHash({ prompts: ['a', 'x'.repeat(MAX_PROMPT_LENGTH + 1)] });
+    expect(decodeViewHash(long, METHODS).prompts).toBeUndefined();
+    const fits = Array.from({ length: MAX_ADDRESS_PROMPTS }, (_, i) => `p${i}`);
+    expect(decodeViewHash(encodeViewHash({ prompts: fits }), METHODS).prompts).toEqual(fits);
   });
 });

@@ -62,7 +62,10 @@ export function encodeViewHash(v: AddressView): string {
   if (v.relevanceStart !== undefined) q.set('relstart', String(v.relevanceStart));
   if (v.differenceBase !== undefined) q.set('base', v.differenceBase);
   if (v.contributionLayers !== undefined) q.set('contrib', v.contributionLayers);
-  for (const p of v.prompts ?? []) q.append('p', p);
+  // Only prompts a link can give back (see decodeViewHash): 500 pasted prompts or a 100,000-
+  // character one would make an address browsers refuse; the stored session keeps those.
+  const prompts = v.prompts ?? [];
+  if (prompts.length <= MAX_ADDRESS_PROMPTS && prompts.every((p) => p.length <= MAX_PROMPT_LENGTH)) for (const p of prompts) q.append('p', p);
   if (v.promptIndex !== undefined) q.set('a', String(v.promptIndex));
   if (v.promptBIndex !== undefined) q.set('b', String(v.promptBIndex));
   if (v.image !== undefined) q.set('image', v.image);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { golden, MODEL_DIR } from '../testing/golden';
-import { basicClean, ClipTextTokenizer, TokenizerLoadError, toBigInt64 } from './tokenizer';
+import { basicClean, ClipTextTokenizer, cutLongText, MAX_PROMPT_CHARS, TokenizerLoadError, toBigInt64 } from './tokenizer';
 
 const tokenizerJson: unknown = JSON.parse(readFileSync(MODEL_DIR + 'tokenizer.json', 'utf8'));
 const tokenizerConfig: unknown = JSON.parse(readFileSync(MODEL_DIR + 'tokenizer_config.json', 'utf8'));
@@ -150,6 +150,42 @@ describe('truncation to the 77-token context', () => {
     expect(ClipTextTokenizer.fromJSON(tokenizerJson, tokenizerConfig, { maxLength: 4 }).encode('a photo of a cat')?.ids).toEqual([49406, 320, 1125, 49407]);
     // transformers' "no limit" sentinel, int(1e30): fall back to CLIP's 77.
     expect(ClipTextTokenizer.fromJSON(tokenizerJson, { model_max_length: 1e30 }).maxLength).toBe(77);
+  });
+});
+
+describe('floods and odd characters', () => {
+  it('tokenizes a 100,000-character prompt as its first part: the same 77 ids, flagged truncated', () => {
+    const words = Array.from({ length: 20_000 }, (_, i) => ['red', 'green', 'blue', 'square'][i % 4]).join(' ');
+    expect(words.length).toBeGreaterThan(100_000);
+    const r = tok.encode(words);
+    expect(r?.ids).toEqual(tok.encode(words.slice(0, 1000))?.ids);
+    expect(r?.truncated).toBe(true);
+    // One enormous word (no space to cut at) and a flood of emoji: cut too, never inside a pair.
+    expect(tok.encode('x'.repeat(100_000))).toMatchObject({ truncated: true });
+    const emoji = cutLongText('🙂'.repeat(50_000));
+    expect(emoji.length).toBeLessThanOrEqual(MAX_PROMPT_CHARS);
+    expect(emoji.length % 2).toBe(0);
+    expect(tok.encode('🙂'.repeat(50_000))?.ids.length).toBe(77);
+  });
+
+  it('cuts at the last space near the limit, and leaves shorter prompts alone', () => {
+    const text = `${'a'.repeat(MAX_PROMPT_CHARS - 10)} tail-word-beyond-the-limit`;
+    expect(cutLongText(text)).toBe('a'.repeat(MAX_PROMPT_CHARS - 10));
+    expect(cutLongText('a red circle')).toBe('a red circle');
+    expect(tok.encode('a red circle')?.truncated).toBe(false);
+  });
+
+  it('gives ids for emoji, right-to-left text, zero-width and control characters, or null when nothing is left', () => {
+    for (const text of ['a 🐱 on a 🛹', 'חתול על שטיח', 'قطة حمراء', 'red\u200bcircle', 'a\u200d\u200cb', 'red\u0000\u0007circle\u001b[0m', '\u202eelcric der', '\ud800 lone surrogate']) {
+      const r = tok.encode(text);
+      expect(r?.ids[0]).toBe(49406);
+      expect(r?.ids[r.ids.length - 1]).toBe(49407);
+      expect(r?.ids.every((id) => Number.isInteger(id) && id >= 0)).toBe(true);
+      expect(r?.tokens.length).toBe(r?.ids.length);
+    }
+    // Zero-width spaces are not whitespace to CLIP's cleaning (Python's isspace): they are tokens.
+    expect(tok.encode('\u200b\u200b')?.ids.length).toBeGreaterThan(2);
+    expect(tok.encode(' \t\n\u3000')).toBeNull(); // whitespace only: nothing to encode
   });
 });
 

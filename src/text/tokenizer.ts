@@ -174,19 +174,23 @@ export class ClipTextTokenizer {
 
   /**
    * Tokenizes one prompt. Longer prompts are cut to `maxLength` ids, the last one being
-   * <|endoftext|>, and flagged `truncated`.
+   * <|endoftext|>, and flagged `truncated`. A text of more than {@link MAX_PROMPT_CHARS}
+   * characters is cut to that (at a space, when there is one near the end) before tokenizing:
+   * BPE over one 100,000-character word takes a second, and no more than the first few hundred
+   * characters fit the 77 tokens anyway.
    *
    * @returns null when the prompt has no tokens (empty or whitespace only): there is nothing to encode.
    */
   encode(text: string): EncodedPrompt | null {
-    let { ids, tokens } = this.inner.encode(basicClean(text));
+    const cut = cutLongText(text);
+    let { ids, tokens } = this.inner.encode(basicClean(cut));
     if (!this.wraps) {
       // A tokenizer.json without a post-processor: add CLIP's start and end tokens here.
       ids = [this.bosId, ...ids, this.eosId];
       tokens = [this.inner.id_to_token(this.bosId) ?? '', ...tokens, this.inner.id_to_token(this.eosId) ?? ''];
     }
     if (ids.length <= 2) return null;
-    let truncated = false;
+    let truncated = cut.length < text.length;
     if (ids.length > this.maxLength) {
       truncated = true;
       ids = [...ids.slice(0, this.maxLength - 1), this.eosId];
@@ -242,6 +246,23 @@ export class ClipTextTokenizer {
       return Array.from(bytes, (b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`).join('');
     });
   }
+}
+
+/**
+ * Characters of a prompt that are tokenized; the rest is cut off first. CLIP's longest tokens are
+ * about 15 characters, so 77 of them with spaces fit well inside this.
+ */
+export const MAX_PROMPT_CHARS = 2048;
+
+/** `text` cut to {@link MAX_PROMPT_CHARS}, back to the last whitespace of its last 64 characters if any, and never inside a surrogate pair. */
+export function cutLongText(text: string): string {
+  if (text.length <= MAX_PROMPT_CHARS) return text;
+  let end = MAX_PROMPT_CHARS;
+  const space = text.slice(end - 64, end).search(/\s\S*$/);
+  if (space >= 0) end = end - 64 + space;
+  const code = text.charCodeAt(end - 1);
+  if (code >= 0xd800 && code <= 0xdbff) end--; // a high surrogate whose pair would be cut off
+  return text.slice(0, end);
 }
 
 /**
