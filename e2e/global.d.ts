@@ -7,6 +7,8 @@ declare global {
       focusMap: () => number[] | null;
       /** Ends the model worker abruptly, as a crash would, without telling the page. */
       killWorker: () => void;
+      /** Vision attention the page keeps, bytes: per analysed image and in total. */
+      attentionBytes: () => { perImage: number[]; total: number };
       /** Destroys tfjs's WebGPU device in the worker; false when tfjs is not on WebGPU. */
       loseTfGpu: () => Promise<boolean>;
       setView: (patch: Record<string, unknown>) => void;

@@ -3,11 +3,11 @@
  * the colour bar; relevance progress; the Compare panel; every layer × head as small multiples;
  * the prompt's tokens.
  */
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { PatchMap } from '../explain/types';
 import { fitSize } from '../render/geometry';
 import { rangeOf } from '../render/normalize';
-import { imageResults } from '../state/results';
+import { imageResults, isReleased, touchImageResult } from '../state/results';
 import { resolvedHeads, resolvedLayer, useLens, useResultsVersion } from '../state/store';
 import { ColorBar } from './ColorBar';
 import { ComparePanel } from './ComparePanel';
@@ -21,6 +21,7 @@ import { HeatmapGrid } from './HeatmapGrid';
 import { RelevanceStatus } from './RelevanceStatus';
 import { TokenView } from './TokenView';
 import { useElementWidth } from './useElementWidth';
+import { reanalyse } from './pipeline';
 
 /** The focused image's width before its panel is measured, and the most it grows to. */
 const FOCUS_WIDTH = 448;
@@ -50,6 +51,13 @@ export function FocusView() {
   const [panelRef, panelWidth] = useElementWidth<HTMLElement>();
   const entry = images.find((im) => im.id === view.focusImageId);
   const result = entry ? imageResults.get(entry.id) : undefined;
+  // The image being looked at keeps its attention; a released one is analysed again.
+  const entryId = entry?.status === 'done' ? entry.id : null;
+  useEffect(() => {
+    if (!entryId) return;
+    if (isReleased(entryId)) reanalyse(entryId);
+    else touchImageResult(entryId);
+  }, [entryId, version]);
   const shown = useMemo(() => (entry && result ? imageView(entry.id, result, view, prompts) : null),
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [entry, result, view, prompts, version]);

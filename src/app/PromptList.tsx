@@ -1,8 +1,17 @@
-/** The prompts: add, edit, remove, paste many lines at once. Empty prompts are ignored. */
-import { useEffect } from 'react';
+/**
+ * The prompts: add, edit, remove, paste many lines at once. Empty prompts are ignored. Past
+ * {@link PROMPTS_PER_PAGE} prompts the list shows one page of them at a time: 500 pasted lines
+ * as 500 rows of inputs took the page 0.5–0.8 s to lay out in one task. A prompt holds at most
+ * MAX_PROMPT_CHARS characters (the tokenizer reads no more): a 100,000-character paste is cut by
+ * the field itself, since laying out that much text in one input takes the browser over a second.
+ */
+import { useEffect, useState } from 'react';
 import { newPromptId, useLens, type PromptEntry } from '../state/store';
 import { describeLogitScale, formatScale } from '../model/config';
+import { MAX_PROMPT_CHARS } from '../text/tokenizer';
 import { modelShape, refreshPrompts, tokenize } from './pipeline';
+
+export const PROMPTS_PER_PAGE = 50;
 
 export function PromptList() {
   const prompts = useLens((s) => s.prompts);
@@ -10,6 +19,11 @@ export function PromptList() {
   const selected = useLens((s) => s.view.promptId);
   const setView = useLens((s) => s.setView);
   const ready = useLens((s) => s.model.status === 'ready');
+  const [page, setPage] = useState(0);
+  const pages = Math.max(1, Math.ceil(prompts.length / PROMPTS_PER_PAGE));
+  const shownPage = Math.min(page, pages - 1);
+  const first = shownPage * PROMPTS_PER_PAGE;
+  const shown = prompts.slice(first, first + PROMPTS_PER_PAGE);
 
   // Encode after typing settles.
   useEffect(() => {
@@ -22,7 +36,7 @@ export function PromptList() {
     const text = e.clipboardData.getData('text');
     if (!text.includes('\n')) return;
     e.preventDefault();
-    const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    const lines = text.split(/\r?\n/).map((l) => l.trim().slice(0, MAX_PROMPT_CHARS)).filter(Boolean);
     const i = prompts.findIndex((p) => p.id === at.id);
     const fresh = lines.map((l) => ({ id: newPromptId(), text: l }));
     const keep = at.text.trim() === '' ? prompts.filter((p) => p.id !== at.id) : prompts;
@@ -34,7 +48,8 @@ export function PromptList() {
     <section className="prompts" aria-label="Prompts">
       <h2>Prompts</h2>
       <ol>
-        {prompts.map((p, i) => {
+        {shown.map((p, k) => {
+          const i = first + k;
           const tok = ready ? tokenize(p.text) : null;
           return (
             <li key={p.id} className={p.id === selected ? 'selected' : ''}>
@@ -51,16 +66,32 @@ export function PromptList() {
                 placeholder="a photo of …"
                 aria-label={`Prompt ${i + 1}`}
                 data-testid={`prompt-${i}`}
+                maxLength={MAX_PROMPT_CHARS}
                 onChange={(e) => edit(p.id, e.target.value)}
                 onPaste={(e) => pasteLines(p, e)}
               />
               <button type="button" aria-label={`Remove prompt ${i + 1}`} onClick={() => setPrompts(prompts.filter((q) => q.id !== p.id))}>×</button>
               {tok?.truncated && <span className="note" role="note">Cut to {tok.ids.length} tokens (the model reads no more).</span>}
+              {p.text.length >= MAX_PROMPT_CHARS && !tok?.truncated && (
+                <span className="note" role="note">Cut to {MAX_PROMPT_CHARS} characters.</span>
+              )}
             </li>
           );
         })}
       </ol>
-      <button type="button" data-testid="add-prompt" onClick={() => setPrompts([...prompts, { id: newPromptId(), text: '' }])}>
+      {pages > 1 && (
+        <nav className="prompt-pages" aria-label="Prompt pages">
+          <button type="button" aria-label="Previous prompts" disabled={shownPage === 0} onClick={() => setPage(shownPage - 1)}>‹</button>
+          <span data-testid="prompt-page" data-count={prompts.length}>
+            {first + 1}–{first + shown.length} of {prompts.length}
+          </span>
+          <button type="button" aria-label="Next prompts" disabled={shownPage === pages - 1} onClick={() => setPage(shownPage + 1)}>›</button>
+        </nav>
+      )}
+      <button type="button" data-testid="add-prompt" onClick={() => {
+        setPrompts([...prompts, { id: newPromptId(), text: '' }]);
+        setPage(Math.floor(prompts.length / PROMPTS_PER_PAGE)); // the page of the new row
+      }}>
         Add prompt
       </button>
       {ready && <TemperatureNote />}

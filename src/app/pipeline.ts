@@ -8,7 +8,7 @@ import { parseWorkerError, type ModelInfo, type ModelSource, type ModelVariant, 
 import { parseClipConfig, type ClipShape } from '../model/config';
 import { choiceLabel, type ModelChoice } from '../model/hub';
 import { ClipTextTokenizer } from '../text/tokenizer';
-import { clearResults, forgetImage, imageResults, promptResults } from '../state/results';
+import { clearResults, forgetImage, imageResults, keepImageResult, promptResults, touchImageResult } from '../state/results';
 import { useLens, type ImageEntry, type SizeOffer } from '../state/store';
 import { ProgressMeter } from './progressMeter';
 import { newRequestId, startWorker, type StartedWorker, type WorkerHandle } from './workerClient';
@@ -199,6 +199,7 @@ function onWorkerLost(): void {
 async function applyModel(info: ModelInfo, choice: ModelChoice | null, extra: { note: string | null; failed: ModelChoice | null; error?: string; keepView?: boolean }): Promise<void> {
   shape = parseClipConfig(info.config, info.id);
   tokenizer = ClipTextTokenizer.fromJSON(info.tokenizerJson, info.tokenizerConfig);
+  tokenized.clear();
   applied = info;
   clearResults();
   useLens.getState().setModel({
@@ -297,6 +298,15 @@ export function removeImage(id: string): void {
   useLens.getState().removeImage(id);
 }
 
+/**
+ * Analyses an image again whose attention was released (see state/results.ts): it is being
+ * viewed. No-op while it is queued or without its file.
+ */
+export function reanalyse(id: string): void {
+  if (pendingImages.has(id) || useLens.getState().model.status !== 'ready') return;
+  queueImage(id);
+}
+
 function queueImage(id: string): void {
   const blob = blobs.get(id);
   if (!blob) return;
@@ -307,7 +317,10 @@ function queueImage(id: string): void {
   forgetImage(id);
   api().encodeImage({ requestId, imageId: id, blob }).then(({ display, ...result }) => {
     if (pendingImages.get(id) !== requestId) return; // stale: removed or re-queued
-    imageResults.set(id, result);
+    // The image in the focus view keeps its attention; released cards show a button, and their scores stay.
+    const focused = useLens.getState().view.focusImageId;
+    if (focused) touchImageResult(focused);
+    for (const released of keepImageResult(id, result)) useLens.getState().bumpResults(released);
     // A very large image is shown through the worker's smaller copy (the file stays in `blobs`).
     const shown = display ? { url: URL.createObjectURL(display) } : {};
     if (display) {
@@ -326,29 +339,73 @@ function queueImage(id: string): void {
   });
 }
 
+type Tokenized = { ids: number[]; tokens: string[]; truncated: boolean };
+
+/**
+ * Tokenized prompts of the current tokenizer, by text: every render of the prompt list and of
+ * each image card asks for every prompt's ids, and with hundreds of prompts that must not
+ * mean hundreds of BPE runs per render.
+ */
+const tokenized = new Map<string, Tokenized | null>();
+const TOKENIZED_KEPT = 4096;
+
 /** Tokenizes a prompt for display and for the encoder; null for an empty prompt. */
-export function tokenize(text: string): { ids: number[]; tokens: string[]; truncated: boolean } | null {
+export function tokenize(text: string): Tokenized | null {
   if (!tokenizer || text.trim() === '') return null;
-  return tokenizer.encode(text);
+  const known = tokenized.get(text);
+  if (known !== undefined) return known;
+  const result = tokenizer.encode(text);
+  if (tokenized.size >= TOKENIZED_KEPT) tokenized.clear();
+  tokenized.set(text, result);
+  return result;
 }
 
-/** Encodes every prompt that has no result yet (empty prompts are ignored). */
+/** Prompts sent to the worker and not answered yet, by ids, per model: never sent twice. */
+const encoding = new WeakMap<ModelInfo, Map<string, Promise<void>>>();
+
+/**
+ * Encodes every prompt that has no result yet (empty prompts are ignored); each distinct prompt
+ * once, however often it is listed or this is called while it is on its way.
+ */
 export async function refreshPrompts(): Promise<void> {
-  if (useLens.getState().model.status !== 'ready') return;
   const model = applied;
+  if (useLens.getState().model.status !== 'ready' || !model) return;
+  let sent = encoding.get(model);
+  if (!sent) encoding.set(model, (sent = new Map()));
   const jobs: Promise<void>[] = [];
   for (const p of useLens.getState().prompts) {
     const tok = tokenize(p.text);
     if (!tok) continue;
     const key = tok.ids.join(',');
     if (promptResults.has(key)) continue;
-    jobs.push(api().encodeText({ requestId: newRequestId(), ids: tok.ids }).then((r) => {
+    const known = sent.get(key);
+    if (known) {
+      jobs.push(known);
+      continue;
+    }
+    const inFlight = sent;
+    const job = api().encodeText({ requestId: newRequestId(), ids: tok.ids }).then((r) => {
       if (applied !== model) return; // another model since: its ids and embeddings are not this one's
       promptResults.set(key, { ...r, ...tok });
-      useLens.getState().bumpResults();
-    }));
+      bumpSoon();
+    }).finally(() => inFlight.delete(key));
+    sent.set(key, job);
+    jobs.push(job);
   }
   await Promise.allSettled(jobs);
+}
+
+let bumpTimer: ReturnType<typeof setTimeout> | null = null;
+
+/**
+ * One re-render for the prompt results that arrive within 100 ms: 500 pasted prompts finish
+ * one by one, and each re-render scores every image against every prompt.
+ */
+function bumpSoon(): void {
+  bumpTimer ??= setTimeout(() => {
+    bumpTimer = null;
+    useLens.getState().bumpResults();
+  }, 100);
 }
 
 /**

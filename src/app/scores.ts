@@ -1,5 +1,5 @@
 /** Image–prompt similarities and zero-shot probabilities, from cached embeddings. */
-import { imageResults, promptResults, cosine, zeroShot } from '../state/results';
+import { imageSummaries, promptResults, cosine, zeroShot } from '../state/results';
 import type { PromptEntry } from '../state/store';
 import { modelShape, tokenize } from './pipeline';
 
@@ -12,7 +12,7 @@ export interface PromptScore {
 
 /** Scores of one image against every encoded, non-empty prompt (softmax over those prompts). */
 export function scoresFor(imageId: string, prompts: PromptEntry[]): PromptScore[] {
-  const image = imageResults.get(imageId);
+  const image = imageSummaries.get(imageId); // kept when the attention is released
   const shape = modelShape();
   if (!image || !shape) return [];
   const rows: { p: PromptEntry; sim: number }[] = [];

@@ -2,7 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { reduceStack, tokenRows } from '../explain/reduce';
 import { randomStack } from '../testing/attention';
 import type { ImageResult } from '../protocol';
-import { QUERY_ROWS_PER_IMAGE, attentionBytesOf, clearResults, forgetImage, imageResults, queryRowsOf, rememberQueryRows } from './results';
+import {
+  ATTENTION_KEPT_IMAGES, QUERY_ROWS_PER_IMAGE, attentionBytesOf, clearResults, forgetImage, imageResults, imageSummaries, isReleased,
+  keepImageResult, queryRowsOf, rememberQueryRows, touchImageResult,
+} from './results';
 
 /** An image result as the worker posts it, from a synthetic stack (`seq = 1 + side²`). */
 function imageResult(layers: number, heads: number, side: number, seed: number): { result: ImageResult; stack: ReturnType<typeof randomStack> } {
@@ -50,5 +53,40 @@ describe('attention kept per image', () => {
     forgetImage('a');
     expect(queryRowsOf('a', 2)).toBeUndefined();
     expect(attentionBytesOf('a')).toBe(0);
+  });
+});
+
+describe('attention of the most recent images only', () => {
+  it('200 analysed images keep the attention of the last ATTENTION_KEPT_IMAGES, every summary, and the bytes stay under the cap', () => {
+    const { result } = imageResult(12, 12, 14, 1); // ViT-B/16-sized attention
+    const perImage = attentionBytesOf((imageResults.set('one', result), 'one'));
+    imageResults.clear();
+    let released: string[] = [];
+    for (let i = 0; i < 200; i++) released = [...released, ...keepImageResult(`img${i}`, { ...result, imageId: `img${i}` })];
+    expect(imageResults.size).toBe(ATTENTION_KEPT_IMAGES);
+    expect(imageSummaries.size).toBe(200);
+    expect(released).toEqual(Array.from({ length: 200 - ATTENTION_KEPT_IMAGES }, (_, i) => `img${i}`));
+    expect([...imageResults.keys()]).toEqual(Array.from({ length: ATTENTION_KEPT_IMAGES }, (_, i) => `img${200 - ATTENTION_KEPT_IMAGES + i}`));
+    const total = [...imageResults.keys()].reduce((a, id) => a + attentionBytesOf(id), 0);
+    expect(total).toBeLessThanOrEqual(ATTENTION_KEPT_IMAGES * perImage);
+    expect(isReleased('img0')).toBe(true);
+    expect(isReleased('img199')).toBe(false);
+    expect(imageSummaries.get('img0')).not.toHaveProperty('attention');
+  });
+
+  it('releases the least recently used: a touched image stays, its query rows go with a released one', () => {
+    const { result, stack } = imageResult(2, 2, 3, 2);
+    keepImageResult('a', result, 2);
+    keepImageResult('b', result, 2);
+    rememberQueryRows('b', tokenRows(stack, 1));
+    touchImageResult('a');
+    expect(keepImageResult('c', result, 2)).toEqual(['b']);
+    expect(queryRowsOf('b', 1)).toBeUndefined();
+    expect([...imageResults.keys()]).toEqual(['a', 'c']);
+    // Analysed again: kept again, and the oldest goes.
+    expect(keepImageResult('b', result, 2)).toEqual(['a']);
+    forgetImage('b');
+    expect(imageSummaries.has('b')).toBe(false);
+    expect(isReleased('b')).toBe(false);
   });
 });

@@ -11,8 +11,55 @@ export interface PromptResult extends TextResult {
   truncated: boolean;
 }
 
-/** Per image: embeddings and the reduced vision attention (CLS rows, all-heads fusions). */
+/**
+ * Per image: embeddings and the reduced vision attention (CLS rows, all-heads fusions), for the
+ * {@link ATTENTION_KEPT_IMAGES} most recently analysed or viewed images (oldest first). Set them
+ * with {@link keepImageResult}.
+ */
 export const imageResults = new Map<string, ImageResult>();
+
+/** What stays of every analysed image, its attention released or not: size, grid, embedding (scores). */
+export type ImageSummary = Omit<ImageResult, 'attention' | 'display'>;
+export const imageSummaries = new Map<string, ImageSummary>();
+
+/**
+ * Images whose attention is kept (ViT-B/16: 7.8 MB each); the others keep their summary (scores
+ * stay) and are analysed again when viewed. 200 images dropped at once then hold ~250 MB of
+ * B/16 attention rather than 1.5 GB.
+ */
+export const ATTENTION_KEPT_IMAGES = 32;
+
+/**
+ * Files an analysed image's result and marks it the most recent; releases the attention of the
+ * least recently used images beyond the cap. Returns the ids released.
+ */
+export function keepImageResult(imageId: string, result: ImageResult, cap = ATTENTION_KEPT_IMAGES): string[] {
+  const { attention: _attention, display: _display, ...summary } = result;
+  imageSummaries.set(imageId, summary);
+  imageResults.delete(imageId);
+  imageResults.set(imageId, result);
+  const released: string[] = [];
+  for (const id of imageResults.keys()) {
+    if (imageResults.size <= cap) break;
+    imageResults.delete(id);
+    queryRowsResults.delete(id);
+    released.push(id);
+  }
+  return released;
+}
+
+/** Marks an image's kept attention as the most recently used (it is being viewed). */
+export function touchImageResult(imageId: string): void {
+  const result = imageResults.get(imageId);
+  if (!result) return;
+  imageResults.delete(imageId);
+  imageResults.set(imageId, result);
+}
+
+/** Whether an image was analysed but its attention released (see {@link keepImageResult}). */
+export function isReleased(imageId: string): boolean {
+  return imageSummaries.has(imageId) && !imageResults.has(imageId);
+}
 /** Keyed by `ids.join(',')`: the same prompt text in two rows is encoded once. */
 export const promptResults = new Map<string, PromptResult>();
 
@@ -51,6 +98,7 @@ export function rememberQueryRows(imageId: string, rows: AttentionRows): void {
 /** Forgets one image's results (it was removed). */
 export function forgetImage(imageId: string): void {
   imageResults.delete(imageId);
+  imageSummaries.delete(imageId);
   queryRowsResults.delete(imageId);
 }
 
@@ -68,6 +116,7 @@ export function attentionBytesOf(imageId: string): number {
 
 export function clearResults(): void {
   imageResults.clear();
+  imageSummaries.clear();
   promptResults.clear();
   queryRowsResults.clear();
 }
