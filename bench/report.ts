@@ -119,6 +119,14 @@ export function markdown(r: Results): string {
       return `${mb(per)}; ${mb(a.total)}${isB16(m) ? mark(per <= 8e6) : ''}`;
     })),
     row('full attention stack per image (fp32); for 20 images', '', (m) => `${mb(m.attentionBytes)}; ${mb(20 * m.attentionBytes)}`),
+    row('200 images end to end; longest main-thread task', '', (m) => cell(m.many ?? null, (t) => `${(t.totalMs / 1000).toFixed(1)} s${t.errors ? `; ${t.errors} errors` : ''}; ${num(t.longestTaskMs)} ms`)),
+    row('JS memory after 200 images: page + workers', '', (m) => cell(m.many ?? null, (t) => memoryCell(t.memory))),
+    row('attention kept after 200 images (the 32 most recent)', '≤ 32 × per image', (m) => cell(m.many ?? null, (t) => {
+      const a = t.attentionBytes;
+      if (!a) return 'not measured';
+      const per = Math.max(0, ...a.perImage);
+      return `${a.perImage.length} images, ${mb(a.total)}${mark(a.perImage.length <= 33 && a.total <= 33 * per)}; uncapped ${mb(200 * per)}`;
+    })),
     section('PyTorch on this machine (CPU, same architecture)'),
     row('image encoding (no_grad)', '', (m) => cell(m.torch, (t) => ms(t.image))),
     row('ours with attentions ÷ PyTorch', '', (m) => {

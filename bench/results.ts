@@ -126,6 +126,8 @@ export interface ModelResult {
   linear: Outcome<Summary> | null;
   interaction: Outcome<{ single: InteractionResult; grid: InteractionResult }> | null;
   throughput: Outcome<ThroughputResult> | null;
+  /** The same for 200 images (memory bounded by the app's cap on kept attention); absent in older runs. */
+  many?: Outcome<ThroughputResult> | null;
   torch: Outcome<TorchResult> | null;
 }
 

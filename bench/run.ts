@@ -332,7 +332,7 @@ async function transformersJs(ctx: Ctx, m: ModelSpec, shape: VisionShape, reps: 
       }));
 }
 
-async function app(ctx: Ctx, m: ModelSpec, reps: Reps, status: { text: string | null }): Promise<Pick<ModelResult, 'interaction' | 'throughput'>> {
+async function app(ctx: Ctx, m: ModelSpec, reps: Reps, status: { text: string | null }): Promise<Pick<ModelResult, 'interaction' | 'throughput' | 'many'>> {
   const url = `${ctx.base}app/${m.id}/?backend=wasm`;
   const images = sampleImages(20);
   const interactionResult = await attempt(`${m.id}: app, layer/head changes ×${reps.interaction}`, async () => {
@@ -352,7 +352,16 @@ async function app(ctx: Ctx, m: ModelSpec, reps: Reps, status: { text: string | 
       await page.close();
     }
   });
-  return { interaction: interactionResult, throughput: throughputResult };
+  // A long session: 200 images at once, memory bounded by the app's cap on kept attention.
+  const manyResult = await attempt(`${m.id}: app, 200 images`, async () => {
+    const { page } = await openApp(ctx.context, url);
+    try {
+      return await throughput(page, sampleImages(200), 3_600_000);
+    } finally {
+      await page.close();
+    }
+  });
+  return { interaction: interactionResult, throughput: throughputResult, many: manyResult };
 }
 
 async function peak(ctx: Ctx): Promise<Results['peak']> {
