@@ -74,7 +74,7 @@ export default defineConfig({
       // so do the address and the stored session (session.spec.ts), export (export.spec.ts), the
       // Content-Security-Policy (csp.spec.ts; every test still checks for violations) and the
       // fuzzed images (fuzz.spec.ts: decoding is the browser's, in the worker, before ORT runs).
-      testIgnore: /(hub\w*|explain|session|export|csp|fuzz|prompts|manyImages)\.spec\.ts/,
+      testIgnore: /(hub\w*|explain|session|export|csp|fuzz|prompts|manyImages|recovery)\.spec\.ts/,
       use: {
         browserName: 'chromium',
         launchOptions: {
