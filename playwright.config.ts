@@ -72,8 +72,9 @@ export default defineConfig({
       // Downloading, caching and the tfjs explanations do not depend on ORT's backend: those
       // specs run on the WASM project only (full-size ViT-B/32 on SwiftShader would also take minutes);
       // so do the address and the stored session (session.spec.ts), export (export.spec.ts), the
-      // Content-Security-Policy (csp.spec.ts; every test still checks for violations) and the
-      // fuzzed images (fuzz.spec.ts: decoding is the browser's, in the worker, before ORT runs).
+      // Content-Security-Policy (csp.spec.ts; every test still checks for violations), the
+      // fuzzed images (fuzz.spec.ts: decoding is the browser's, in the worker, before ORT runs),
+      // prompt floods, 200 images and the worker crash (prompts, manyImages, recovery).
       testIgnore: /(hub\w*|explain|session|export|csp|fuzz|prompts|manyImages|recovery)\.spec\.ts/,
       use: {
         browserName: 'chromium',
