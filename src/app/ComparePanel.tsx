@@ -2,7 +2,7 @@
  * Compare: the focused image under two or more methods (or one method for two prompts), side by
  * side, each on its own canvas, on one shared colour scale or each on its own.
  */
-import { useMemo } from 'react';
+import { useDeferredValue, useMemo } from 'react';
 import { fitSize } from '../render/geometry';
 import type { ImageResult } from '../protocol';
 import type { Range } from '../render/normalize';
@@ -36,7 +36,8 @@ export function ComparePanel({ imageId, imageName, imageUrl, result }: { imageId
   const compare = useLens((s) => s.compare);
   const setCompare = useLens((s) => s.setCompare);
   const view = useLens((s) => s.view);
-  const prompts = useLens((s) => s.prompts);
+  // Deferred: a paste of hundreds of prompts updates the list first, then this, interruptibly.
+  const prompts = useDeferredValue(useLens((s) => s.prompts));
   const version = useResultsVersion(imageId);
 
   const panels = useMemo((): Panel[] => {

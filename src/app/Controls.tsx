@@ -3,7 +3,7 @@
  * difference's B prompt and base map, colormap, opacity. Every change repaints from cached
  * tensors. Arrow keys: ←/→ layer, ↑/↓ solo head.
  */
-import { useEffect } from 'react';
+import { useDeferredValue, useEffect } from 'react';
 import { COLORMAP_IDS, isColormapId } from '../render/colormap';
 import { resolvedHeads, resolvedLayer, useLens, type Fusion } from '../state/store';
 import { DIFFERENCE_BASES, IMAGE_METHODS, isSignedMethod, promptA, promptB } from './maps';
@@ -14,7 +14,8 @@ export function Controls() {
   const view = useLens((s) => s.view);
   const setView = useLens((s) => s.setView);
   const vision = useLens((s) => s.model.vision);
-  const prompts = useLens((s) => s.prompts);
+  // Deferred: a paste of hundreds of prompts updates the list first, then this, interruptibly.
+  const prompts = useDeferredValue(useLens((s) => s.prompts));
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {

@@ -3,7 +3,7 @@
  * the colour bar; relevance progress; the Compare panel; every layer × head as small multiples;
  * the prompt's tokens.
  */
-import { useEffect, useMemo, useState } from 'react';
+import { useDeferredValue, useEffect, useMemo, useState } from 'react';
 import type { PatchMap } from '../explain/types';
 import { fitSize } from '../render/geometry';
 import { rangeOf } from '../render/normalize';
@@ -46,7 +46,8 @@ export function FocusView() {
   const setView = useLens((s) => s.setView);
   const images = useLens((s) => s.images);
   const version = useResultsVersion(view.focusImageId);
-  const prompts = useLens((s) => s.prompts);
+  // Deferred: a paste of hundreds of prompts updates the list first, then this, interruptibly.
+  const prompts = useDeferredValue(useLens((s) => s.prompts));
   const [hover, setHover] = useState<{ patch: number; value: number } | null>(null);
   const [panelRef, panelWidth] = useElementWidth<HTMLElement>();
   const entry = images.find((im) => im.id === view.focusImageId);

@@ -1,5 +1,5 @@
 /** One image: the picture, its heatmap, its status or error, and its scores per prompt. */
-import { memo, useMemo } from 'react';
+import { memo, useDeferredValue, useMemo } from 'react';
 import { ATTENTION_KEPT_IMAGES, imageResults, imageSummaries } from '../state/results';
 import { useLens, useResultsVersion, type ImageEntry } from '../state/store';
 import { HeatmapCanvas } from './HeatmapCanvas';
@@ -16,7 +16,8 @@ export const CARD_SCORES = 10;
 
 export const ImageCard = memo(function ImageCard({ entry, index }: { entry: ImageEntry; index: number }) {
   const view = useLens((s) => s.view);
-  const prompts = useLens((s) => s.prompts);
+  // Deferred: a paste of hundreds of prompts updates the list first, then this, interruptibly.
+  const prompts = useDeferredValue(useLens((s) => s.prompts));
   const version = useResultsVersion(entry.id); // re-render when this image's results arrive
   const setView = useLens((s) => s.setView);
   const result = entry.status === 'done' ? imageResults.get(entry.id) : undefined;

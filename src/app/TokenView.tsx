@@ -2,7 +2,7 @@
  * The selected prompt's tokens, shaded by the end-of-text token's attention at a text layer, or —
  * with gradient relevance — by each token's relevance for the focused image.
  */
-import { useState } from 'react';
+import { useDeferredValue, useState } from 'react';
 import { promptResults } from '../state/results';
 import { useLens, useResultsVersion } from '../state/store';
 import { tokenWeights } from './maps';
@@ -11,7 +11,8 @@ import { relevanceFor } from './relevance';
 
 export function TokenView() {
   const view = useLens((s) => s.view);
-  const prompts = useLens((s) => s.prompts);
+  // Deferred: a paste of hundreds of prompts updates the list first, then this, interruptibly.
+  const prompts = useDeferredValue(useLens((s) => s.prompts));
   const text = useLens((s) => s.model.text);
   useResultsVersion(view.focusImageId);
   const [layer, setLayer] = useState(-1);
