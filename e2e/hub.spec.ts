@@ -5,22 +5,12 @@
  */
 import { expect, test, type Page } from './test';
 import { LensPage, repoFile, ROOT } from './lensPage';
-import { startHubServer, type HubServer } from './hubServer';
-import { APP, appWithHub, cachedFiles, MODEL_CACHE, modelFileRequests } from './hubPage';
+import type { HubServer } from './hubServer';
+import { APP, appWithHub, cachedFiles, MODEL_CACHE, modelFileRequests, withLocalHub } from './hubPage';
 
 
 let hub: HubServer;
-
-test.beforeAll(async () => {
-  hub = await startHubServer();
-});
-test.afterAll(async () => {
-  await hub.close();
-});
-test.beforeEach(() => {
-  hub.faults = true;
-  hub.requests.length = 0;
-});
+withLocalHub((server) => (hub = server));
 
 const cached = cachedFiles;
 const modelRequests = () => modelFileRequests(hub);

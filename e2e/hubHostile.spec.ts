@@ -8,21 +8,11 @@
  */
 import { expect, test, type Page } from './test';
 import { LensPage, repoFile } from './lensPage';
-import { HUGE_BYTES, startHubServer, type HubServer } from './hubServer';
-import { appWithHub, cachedFiles, modelFileRequests } from './hubPage';
+import { HUGE_BYTES, type HubServer } from './hubServer';
+import { appWithHub, cachedFiles, modelFileRequests, withLocalHub } from './hubPage';
 
 let hub: HubServer;
-
-test.beforeAll(async () => {
-  hub = await startHubServer();
-});
-test.afterAll(async () => {
-  await hub.close();
-});
-test.beforeEach(() => {
-  hub.faults = true;
-  hub.requests.length = 0;
-});
+withLocalHub((server) => (hub = server));
 
 const VISION = 'onnx/vision_model.onnx';
 

@@ -4,7 +4,8 @@
  */
 import type { Page } from '@playwright/test';
 import { MODEL_CACHE } from '../src/model/modelCache';
-import type { HubServer } from './hubServer';
+import { startHubServer, type HubServer } from './hubServer';
+import { test } from './test';
 
 export { MODEL_CACHE };
 /** The built app, as playwright.config.ts serves it (port 4173 unless E2E_PORT says). */
@@ -34,4 +35,24 @@ export async function cachedFiles(page: Page, repo: string): Promise<Record<stri
 /** Requests for model files that reached the server (preflights not counted). */
 export function modelFileRequests(hub: HubServer): HubServer['requests'] {
   return hub.requests.filter((r) => r.file !== null && r.method !== 'OPTIONS');
+}
+
+/**
+ * One local Hub for a spec's tests, handed to `use` once started; before each test its faults
+ * are on again and its request log is empty. Closed after the last test.
+ */
+export function withLocalHub(use: (hub: HubServer) => void): void {
+  let hub: HubServer | null = null;
+  test.beforeAll(async () => {
+    hub = await startHubServer();
+    use(hub);
+  });
+  test.afterAll(async () => {
+    await hub?.close();
+  });
+  test.beforeEach(() => {
+    if (!hub) return;
+    hub.faults = true;
+    hub.requests.length = 0;
+  });
 }
