@@ -35,6 +35,15 @@ test('200 images at once: all finish, the page answers within 1 s, only the most
   console.log(`attention kept: ${bytes.perImage.length} images, ${(bytes.total / 1e6).toFixed(2)} MB`);
   expect(bytes.perImage.length).toBeLessThanOrEqual(33);
   expect(bytes.perImage.length).toBeGreaterThan(0);
+  // And the page really lets the rest go: its ArrayBuffers (after a full collection) hold the
+  // kept attention and little else, not the attention of all 200.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('HeapProfiler.collectGarbage');
+  const heap = (await cdp.send('Runtime.getHeapUsage')) as { backingStorageSize?: number };
+  await cdp.detach();
+  const buffers = heap.backingStorageSize ?? NaN;
+  console.log(`page ArrayBuffers after 200 images: ${(buffers / 1e6).toFixed(1)} MB (uncapped attention would be ${((count * bytes.total) / bytes.perImage.length / 1e6).toFixed(0)} MB)`);
+  expect(buffers).toBeLessThan(bytes.total + 30e6);
   const released = page.locator('[data-released="yes"]');
   expect(await released.count()).toBeGreaterThanOrEqual(count - 33);
   // Scores stay on a released card.

@@ -24,10 +24,18 @@ export const ImageCard = memo(function ImageCard({ entry, index }: { entry: Imag
   // Analysed, but its attention released to keep memory bounded: the picture and scores stay.
   const summary = entry.status === 'done' ? imageSummaries.get(entry.id) : undefined;
   const released = !result && summary !== undefined;
-  const shown = useMemo(() => (result ? imageView(entry.id, result, view, prompts) : null),
+  // The result is read inside, not a dependency: React keeps the last dependencies of a card
+  // (twice: its current and previous render) until it renders again, and a card whose attention
+  // was released must not keep it alive that way (200 B/16 images held 1.5 GB, not 0.25 GB).
+  // `version` changes whenever the image's result is set or released.
+  const hasResult = result !== undefined;
+  const shown = useMemo(() => {
+    const current = hasResult ? imageResults.get(entry.id) : undefined;
+    return current ? imageView(entry.id, current, view, prompts) : null;
+  },
     // version: relevance results arrive asynchronously
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [result, view, prompts, version, entry.id]);
+    [hasResult, view, prompts, version, entry.id]);
   const map = shown?.map ?? null;
   const allScores = summary ? scoresFor(entry.id, prompts) : [];
   const scores = allScores.length > CARD_SCORES
