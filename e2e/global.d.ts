@@ -9,8 +9,8 @@ declare global {
       killWorker: () => void;
       /** Vision attention the page keeps, bytes: per analysed image and in total. */
       attentionBytes: () => { perImage: number[]; total: number };
-      /** Destroys tfjs's WebGPU device in the worker; false when tfjs is not on WebGPU. */
-      loseTfGpu: () => Promise<boolean>;
+      /** Takes tfjs's GPU (WebGPU device or WebGL context) away in the worker; null when tfjs is on neither. */
+      loseTfGpu: () => Promise<'webgpu' | 'webgl' | null>;
       setView: (patch: Record<string, unknown>) => void;
     };
   }

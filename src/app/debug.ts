@@ -38,8 +38,8 @@ declare global {
       focusMap: () => number[] | null;
       /** Ends the model worker as a crash would: the page must notice by itself and recover. */
       killWorker: () => void;
-      /** Destroys tfjs's WebGPU device in the worker, as a GPU reset would; false when tfjs is not on WebGPU. */
-      loseTfGpu: () => Promise<boolean>;
+      /** Takes tfjs's GPU (WebGPU device or WebGL context) away in the worker, as a GPU reset would; null when tfjs is on neither. */
+      loseTfGpu: () => Promise<'webgpu' | 'webgl' | null>;
     };
   }
 }

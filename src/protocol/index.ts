@@ -369,10 +369,10 @@ export interface LensWorkerApi {
    */
   holdLifeLock(name: string): Promise<void>;
   /**
-   * Test hook: destroys the GPU device of tfjs's WebGPU backend (`GPUDevice.destroy()`), as a
-   * driver reset would. Resolves false when tfjs is not on WebGPU.
+   * Test hook: takes tfjs's GPU away as a driver reset would (WebGPU: `GPUDevice.destroy()`;
+   * WebGL: `WEBGL_lose_context`). Resolves the backend it took, or null when tfjs is on neither.
    */
-  loseTfGpu(): boolean;
+  loseTfGpu(): 'webgpu' | 'webgl' | null;
   /**
    * Gradient relevance of one (image, prompt) pair; see {@link RelevanceRequest}. The first call
    * per model builds the tfjs graphs (reads the model files again from the cache). Cancellable

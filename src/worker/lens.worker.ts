@@ -5,7 +5,7 @@
  */
 import * as Comlink from 'comlink';
 import { ModelRuntime } from './runtime';
-import { destroyTfGpuDevice } from './grad/backend';
+import { loseTfGpu } from './grad/backend';
 import type { LensWorkerApi } from '../protocol';
 
 const runtime = new ModelRuntime();
@@ -38,7 +38,7 @@ const api: LensWorkerApi = {
   },
   cancel: (requestId) => runtime.cancel(requestId),
   counters: () => runtime.counters(),
-  loseTfGpu: () => destroyTfGpuDevice(),
+  loseTfGpu: () => loseTfGpu(),
   holdLifeLock: (name) => new Promise<void>((resolve) => {
     void navigator.locks.request(name, () => {
       resolve();

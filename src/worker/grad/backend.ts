@@ -74,6 +74,15 @@ function markLost(backend: TfBackend, reason: string): void {
   console.warn(`Gradient relevance: tfjs backend ${backend} lost (${reason}).`);
 }
 
+/**
+ * Notices a lost WebGL context at once (`isContextLost`), before its event arrives: drawing on a
+ * lost context does not fail, it reads back zeros, so a map computed then would be silently wrong.
+ */
+export function checkTfBackend(): void {
+  const gl = (tf.findBackend('webgl') as unknown as { gpgpu?: { gl?: WebGL2RenderingContext } } | undefined)?.gpgpu?.gl;
+  if (gl?.isContextLost()) markLost('webgl', 'WebGL context lost');
+}
+
 /** Watches the started GPU backend's device, to fall back when it is lost. */
 function watchDevice(backend: TfBackend): void {
   const engineBackend = tf.engine().findBackend(backend) as unknown as {
@@ -88,14 +97,23 @@ function watchDevice(backend: TfBackend): void {
 }
 
 /**
- * Test hook: destroys the tfjs WebGPU backend's device, as a GPU reset would (`GPUDevice.destroy()`).
- * Resolves true when there was one to destroy.
+ * Test hook: takes tfjs's GPU away as a driver reset would — destroys the WebGPU backend's device
+ * (`GPUDevice.destroy()`) or loses the WebGL backend's context (`WEBGL_lose_context`). Returns
+ * the backend it took, or null when tfjs is on neither.
  */
-export function destroyTfGpuDevice(): boolean {
-  const b = tf.findBackend('webgpu') as unknown as { device?: GPUDevice } | undefined;
-  if (!b?.device) return false;
-  b.device.destroy();
-  return true;
+export function loseTfGpu(): 'webgpu' | 'webgl' | null {
+  const gpu = tf.findBackend('webgpu') as unknown as { device?: GPUDevice } | undefined;
+  if (gpu?.device && !lost.has('webgpu')) {
+    gpu.device.destroy();
+    return 'webgpu';
+  }
+  const gl = (tf.findBackend('webgl') as unknown as { gpgpu?: { gl?: WebGL2RenderingContext } } | undefined)?.gpgpu?.gl;
+  const lose = gl?.getExtension('WEBGL_lose_context');
+  if (lose && !lost.has('webgl')) {
+    lose.loseContext();
+    return 'webgl';
+  }
+  return null;
 }
 
 /** Threads for tfjs's WASM backend (set before the first relevance request; the page's `?gradthreads=N`). */

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { formatWorkerError, type DenseMapRequest, type DenseMapResult } from '../../protocol';
-import { backendNote } from './backend';
+import { backendNote, checkTfBackend, tfBackendGeneration } from './backend';
 import { UnsupportedModelError } from '../onnx/errors';
 import type { ModelSummary } from '../onnx/graph';
 import { findContributionGraph, imageContributions, promptContributions, type ContributionGraph, type ImageContributions } from './contributions';
@@ -113,6 +113,7 @@ export class DenseEngine {
     if (hit) return { ...resultOf({ ...hit, imageId: req.imageId }), ms: 0, cached: true };
 
     const t0 = performance.now();
+    const generation = tfBackendGeneration();
     return this.engine.withGraphs(async (graphs) => {
       try {
         const grid = gridOf(pixels, graphs.patchSize);
@@ -149,7 +150,8 @@ export class DenseEngine {
             mapTensor.dispose();
           }
         }
-        this.results.set(key, kept);
+        checkTfBackend();
+        if (tfBackendGeneration() === generation) this.results.set(key, kept); // not from a lost GPU: it is run again
         return { ...resultOf(kept), ...backendNote(), ms: performance.now() - t0, cached: false };
       } catch (e) {
         throw asWorkerError(e);

@@ -40,7 +40,7 @@ import { formatWorkerError, type AttentionTensor, type RelevanceProgress, type R
 import { headImportance, imageRelevance, textRelevance } from '../../explain/relevance';
 import type { GradientStack } from '../../explain/method';
 import type { AttentionStack } from '../../explain/types';
-import { backendNote, initTfBackend, tfBackendGeneration, tfThreads, type TfBackend } from './backend';
+import { backendNote, checkTfBackend, initTfBackend, tfBackendGeneration, tfThreads, type TfBackend } from './backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { clipGradients, type BlockTensor, type EncoderGradients, type EncoderSpec, type ExternalGradients, type GradientStage } from './gradients';
 import { OnnxInterpreter, UnsupportedOpError } from './interpreter';
@@ -312,6 +312,7 @@ export class RelevanceEngine {
       }
     }
     const pixels = this.requirePixels(req.imageId, 'relevance');
+    const generation = tfBackendGeneration();
     const t0 = performance.now();
     progress('prepare', 0);
     const graphs = await this.graphsFor(model);
@@ -356,7 +357,9 @@ export class RelevanceEngine {
     };
     progress('done', 4);
     if (!req.includeGradients) {
-      if (this.model === model) this.results.set(key, small); // not if the model changed meanwhile
+      checkTfBackend();
+      // Not if the model changed meanwhile, nor if the GPU was lost (the result may be wrong; it is run again).
+      if (this.model === model && tfBackendGeneration() === generation) this.results.set(key, small);
       return copyResult(small);
     }
     return { ...small, gradients: { vision: tensorOf(grads.vision), text: tensorOf(grads.text) } };
@@ -515,20 +518,24 @@ export class RelevanceEngine {
 }
 
 /**
- * Runs `job`; when it fails because the tfjs backend's GPU was lost meanwhile, runs it once more
- * (on the backend chosen after the loss). The loss may be reported just after the failure it
- * caused, so a failure waits a moment for it.
+ * Runs `job`; when the tfjs backend's GPU was lost meanwhile — the job failed, or finished on a
+ * context that may have read back zeros — runs it once more, on the backend chosen after the
+ * loss. The loss may be reported just after the failure it caused, so a failure waits a moment.
  */
 async function againOnLostBackend<T>(job: () => Promise<T>): Promise<T> {
+  checkTfBackend();
   const generation = tfBackendGeneration();
   try {
-    return await job();
+    const result = await job();
+    checkTfBackend();
+    if (tfBackendGeneration() === generation) return result;
   } catch (e) {
     if (/^\[cancelled\]/.test(e instanceof Error ? e.message : String(e))) throw e;
     if (tfBackendGeneration() === generation) await new Promise((resolve) => setTimeout(resolve, 100));
+    checkTfBackend();
     if (tfBackendGeneration() === generation) throw e;
-    return job();
   }
+  return job();
 }
 
 /**
