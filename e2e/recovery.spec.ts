@@ -5,6 +5,11 @@
  */
 import { expect, test } from './test';
 import { LensPage, repoFile } from './lensPage';
+import type { HubServer } from './hubServer';
+import { appWithHub, withLocalHub } from './hubPage';
+
+let hub: HubServer;
+withLocalHub((server) => (hub = server));
 
 const SCENES = ['scene-1.png', 'scene-2.png', 'scene-3.png', 'scene-4.png', 'scene-5.png', 'scene-6.png'];
 const PROMPTS = ['a red square', 'a yellow circle', 'a blue star'];
@@ -51,5 +56,30 @@ test('a worker that dies mid-queue is replaced: the model is reloaded, every ima
   await expect(page.getByTestId('model-note')).toContainText(/model worker stopped unexpectedly/i);
   await expect(page.getByTestId('model-status')).toHaveText(/ready/, { timeout: 90_000 });
   await lens.waitForImages(count);
+  expect(errors).toEqual([]);
+});
+
+test('a worker that dies while loading another model (as when it runs out of memory) brings back the model before', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(appWithHub(hub));
+  await expect(page.getByTestId('model-status')).toHaveText(/ready/, { timeout: 90_000 });
+  await expect(page.getByTestId('model-name')).toHaveText('clip-lens-shapes');
+  const lens = new LensPage(page, 'wasm');
+  await lens.setPrompts(['a red square', 'a yellow circle']);
+
+  // The Slow owner trickles its files: the load is surely still under way when the worker dies.
+  await page.getByTestId('model-picker').selectOption('custom');
+  await page.getByTestId('hub-repo-input').fill('Slow/clip-lens-shapes');
+  await page.getByTestId('hub-repo-load').click();
+  await expect.poll(async () => Number(await page.getByTestId('model-progress').getAttribute('data-loaded'))).toBeGreaterThan(0);
+  await page.evaluate(() => window.clipLensDebug.killWorker());
+
+  await expect(page.getByTestId('model-note')).toContainText(/Loading Slow\/clip-lens-shapes stopped the model worker/);
+  await expect(page.getByTestId('model-status')).toHaveText(/ready/, { timeout: 90_000 });
+  await expect(page.getByTestId('model-name')).toHaveText('clip-lens-shapes');
+  await lens.dropFiles([repoFile('public/samples/scene-1.png')]);
+  await lens.waitForImages(1);
+  expect((await lens.ranking(0))[0]?.prompt).toBe('a yellow circle');
   expect(errors).toEqual([]);
 });
