@@ -8,7 +8,7 @@ describe('the Content-Security-Policy', () => {
   it('has the directives the site needs and nothing wider', () => {
     const policy = contentSecurityPolicy({ delivery: 'header' });
     expect(directive(policy, 'default-src')).toEqual(["'self'"]);
-    expect(directive(policy, 'script-src')).toEqual(["'self'", "'wasm-unsafe-eval'"]);
+    expect(directive(policy, 'script-src')).toEqual(["'self'", "'wasm-unsafe-eval'", 'blob:']);
     expect(directive(policy, 'worker-src')).toEqual(["'self'", 'blob:']);
     expect(directive(policy, 'img-src')).toEqual(["'self'", 'blob:', 'data:']);
     expect(directive(policy, 'object-src')).toEqual(["'none'"]);

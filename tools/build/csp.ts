@@ -61,8 +61,10 @@ export function cspDirectives(opts: CspOptions): Array<[string, string[]]> {
   const directives: Array<[string, string[]]> = [
     ['default-src', ["'self'"]],
     // The app's own modules; WebAssembly compilation (ONNX Runtime, tfjs) needs wasm-unsafe-eval,
-    // which allows WebAssembly.compile/instantiate but not eval or new Function.
-    ['script-src', ["'self'", "'wasm-unsafe-eval'"]],
+    // which allows WebAssembly.compile/instantiate but not eval or new Function. blob: for
+    // tfjs's multi-threaded WASM (`?gradthreads=N`): its threads import their glue from a Blob
+    // URL the backend makes (only the page's own code can make one).
+    ['script-src', ["'self'", "'wasm-unsafe-eval'", 'blob:']],
     // The model worker and ONNX Runtime's threads are same-origin scripts; tfjs's WASM threads
     // are Blob workers.
     ['worker-src', ["'self'", 'blob:']],
