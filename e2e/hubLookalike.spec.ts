@@ -176,8 +176,9 @@ class HubLens extends LensPage {
   /** Waits until image `index` is analysed: finite scores, and its attention map painted. */
   async expectAnalysed(index: number): Promise<void> {
     await expect(this.page.getByTestId(`image-${index}`)).toHaveAttribute('data-status', 'done', { timeout: LOAD_TIMEOUT });
+    // The scores follow as soon as the prompts' results are in (they may come just after the image's).
+    await expect.poll(async () => (await this.ranking(index)).length).toBeGreaterThan(0);
     const scores = await this.ranking(index);
-    expect(scores.length).toBeGreaterThan(0);
     for (const s of scores) expect(Number.isFinite(s.probability), s.prompt).toBe(true);
     await expect.poll(async () => {
       const px = await this.canvasPixels(`heatmap-${index}`);

@@ -210,8 +210,10 @@ async function applyModel(info: ModelInfo, choice: ModelChoice | null, extra: { 
   });
   if (!extra.keepView) useLens.getState().setView({ layer: -1, heads: [], queryPatch: null });
   useLens.getState().bumpResults();
+  // Prompts first: they are quick, and each image's card is then complete when its result comes.
+  const prompts = refreshPrompts();
   for (const im of useLens.getState().images) if (blobs.has(im.id)) queueImage(im.id);
-  await refreshPrompts();
+  await prompts;
 }
 
 /** After a failed or cancelled switch: the worker's model is the page's model again. */
@@ -397,14 +399,26 @@ export async function refreshPrompts(): Promise<void> {
 
 let bumpTimer: ReturnType<typeof setTimeout> | null = null;
 
+let bumpPending = false;
+
 /**
- * One re-render for the prompt results that arrive within 100 ms: 500 pasted prompts finish
- * one by one, and each re-render scores every image against every prompt.
+ * Re-renders for a prompt result at once, then at most once per 100 ms while more arrive: 500
+ * pasted prompts finish one by one, and each re-render scores every image against every prompt.
  */
 function bumpSoon(): void {
-  bumpTimer ??= setTimeout(() => {
-    bumpTimer = null;
+  if (bumpTimer) {
+    bumpPending = true;
+    return;
+  }
+  useLens.getState().bumpResults();
+  bumpTimer = setTimeout(function settle() {
+    if (!bumpPending) {
+      bumpTimer = null;
+      return;
+    }
+    bumpPending = false;
     useLens.getState().bumpResults();
+    bumpTimer = setTimeout(settle, 100);
   }, 100);
 }
 
