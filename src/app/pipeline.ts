@@ -398,7 +398,6 @@ export async function refreshPrompts(): Promise<void> {
 }
 
 let bumpTimer: ReturnType<typeof setTimeout> | null = null;
-
 let bumpPending = false;
 
 /**

@@ -78,7 +78,7 @@ function markLost(backend: TfBackend, reason: string): void {
  * Notices a lost WebGL context at once (`isContextLost`), before its event arrives: drawing on a
  * lost context does not fail, it reads back zeros, so a map computed then would be silently wrong.
  */
-export function checkTfBackend(): void {
+function checkTfBackend(): void {
   const gl = (tf.findBackend('webgl') as unknown as { gpgpu?: { gl?: WebGL2RenderingContext } } | undefined)?.gpgpu?.gl;
   if (gl?.isContextLost()) markLost('webgl', 'WebGL context lost');
 }
@@ -206,4 +206,34 @@ export function initTfBackend(candidates: readonly TfBackend[] = TF_BACKENDS): P
     return 'cpu';
   })();
   return chosen;
+}
+
+/**
+ * Runs `job`; when the tfjs backend's GPU was lost meanwhile — the job failed, or finished on a
+ * context that may have read back zeros — runs it once more, on the backend chosen after the
+ * loss. The loss may be reported just after the failure it caused, so a failure waits a moment.
+ */
+export async function runSurvivingGpuLoss<T>(job: () => Promise<T>): Promise<T> {
+  checkTfBackend();
+  const generation = tfBackendGeneration();
+  try {
+    const result = await job();
+    checkTfBackend();
+    if (tfBackendGeneration() === generation) return result;
+  } catch (e) {
+    if (/^\[cancelled\]/.test(e instanceof Error ? e.message : String(e))) throw e;
+    if (tfBackendGeneration() === generation) await new Promise((resolve) => setTimeout(resolve, 100));
+    checkTfBackend();
+    if (tfBackendGeneration() === generation) throw e;
+  }
+  return job();
+}
+
+/**
+ * Whether the backend of generation `since` (a {@link tfBackendGeneration} taken before a
+ * computation) is still the one in use, its GPU not lost: only then may the result be cached.
+ */
+export function stillOnBackend(since: number): boolean {
+  checkTfBackend();
+  return tfBackendGeneration() === since;
 }

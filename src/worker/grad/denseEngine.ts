@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { formatWorkerError, type DenseMapRequest, type DenseMapResult } from '../../protocol';
-import { backendNote, checkTfBackend, tfBackendGeneration } from './backend';
+import { backendNote, stillOnBackend, tfBackendGeneration } from './backend';
 import { UnsupportedModelError } from '../onnx/errors';
 import type { ModelSummary } from '../onnx/graph';
 import { findContributionGraph, imageContributions, promptContributions, type ContributionGraph, type ImageContributions } from './contributions';
@@ -150,8 +150,7 @@ export class DenseEngine {
             mapTensor.dispose();
           }
         }
-        checkTfBackend();
-        if (tfBackendGeneration() === generation) this.results.set(key, kept); // not from a lost GPU: it is run again
+        if (stillOnBackend(generation)) this.results.set(key, kept); // not from a lost GPU: it is run again
         return { ...resultOf(kept), ...backendNote(), ms: performance.now() - t0, cached: false };
       } catch (e) {
         throw asWorkerError(e);

@@ -40,7 +40,7 @@ import { formatWorkerError, type AttentionTensor, type RelevanceProgress, type R
 import { headImportance, imageRelevance, textRelevance } from '../../explain/relevance';
 import type { GradientStack } from '../../explain/method';
 import type { AttentionStack } from '../../explain/types';
-import { backendNote, checkTfBackend, initTfBackend, tfBackendGeneration, tfThreads, type TfBackend } from './backend';
+import { backendNote, initTfBackend, runSurvivingGpuLoss, stillOnBackend, tfBackendGeneration, tfThreads, type TfBackend } from './backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { clipGradients, type BlockTensor, type EncoderGradients, type EncoderSpec, type ExternalGradients, type GradientStage } from './gradients';
 import { OnnxInterpreter, UnsupportedOpError } from './interpreter';
@@ -277,7 +277,7 @@ export class RelevanceEngine {
   withGraphs<T>(job: (graphs: SharedGraphs) => Promise<T>): Promise<T> {
     const model = this.model;
     if (!model) return Promise.reject(new Error(formatWorkerError('no-model', 'No model is loaded yet.')));
-    const run = againOnLostBackend(() => this.graphsFor(model).then((g) =>
+    const run = runSurvivingGpuLoss(() => this.graphsFor(model).then((g) =>
       job({ vision: g.vision, text: g.text, backend: g.backend, visionSummary: g.visionSummary, patchSize: model.patchSize })));
     this.running = run.catch(() => undefined);
     return run;
@@ -288,7 +288,7 @@ export class RelevanceEngine {
    * Errors carry the worker's `[code] message` format.
    */
   compute(req: RelevanceRequest, checkpoint: () => void, onProgress?: (p: RelevanceProgress) => void): Promise<RelevanceResult> {
-    const job = againOnLostBackend(() => this.computeNow(req, checkpoint, onProgress));
+    const job = runSurvivingGpuLoss(() => this.computeNow(req, checkpoint, onProgress));
     this.running = job.catch(() => undefined);
     return job;
   }
@@ -357,9 +357,8 @@ export class RelevanceEngine {
     };
     progress('done', 4);
     if (!req.includeGradients) {
-      checkTfBackend();
       // Not if the model changed meanwhile, nor if the GPU was lost (the result may be wrong; it is run again).
-      if (this.model === model && tfBackendGeneration() === generation) this.results.set(key, small);
+      if (this.model === model && stillOnBackend(generation)) this.results.set(key, small);
       return copyResult(small);
     }
     return { ...small, gradients: { vision: tensorOf(grads.vision), text: tensorOf(grads.text) } };
@@ -515,27 +514,6 @@ export class RelevanceEngine {
     }
     return this.graphs;
   }
-}
-
-/**
- * Runs `job`; when the tfjs backend's GPU was lost meanwhile — the job failed, or finished on a
- * context that may have read back zeros — runs it once more, on the backend chosen after the
- * loss. The loss may be reported just after the failure it caused, so a failure waits a moment.
- */
-async function againOnLostBackend<T>(job: () => Promise<T>): Promise<T> {
-  checkTfBackend();
-  const generation = tfBackendGeneration();
-  try {
-    const result = await job();
-    checkTfBackend();
-    if (tfBackendGeneration() === generation) return result;
-  } catch (e) {
-    if (/^\[cancelled\]/.test(e instanceof Error ? e.message : String(e))) throw e;
-    if (tfBackendGeneration() === generation) await new Promise((resolve) => setTimeout(resolve, 100));
-    checkTfBackend();
-    if (tfBackendGeneration() === generation) throw e;
-  }
-  return job();
 }
 
 /**
